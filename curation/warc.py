@@ -1,0 +1,277 @@
+"""Reading WARC files with FastWARC, robust to the damage real crawls carry.
+
+Yields the HTTP 200 HTML responses of a file as :class:`Page` records (payload bytes, not yet decoded)
+and counts every record it skips, with the reason. A corrupt gzip member is skipped by resynchronising
+on the next member; a truncated file is detected (FastWARC stops silently there) and counted.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator
+
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/"
+HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+xhtml", "text/xhtml")
+_RECORD_TYPES = WarcRecordType.response | WarcRecordType.revisit | WarcRecordType.resource | WarcRecordType.conversion
+_MAX_RESYNCS = 1000
+
+
+@dataclass(frozen=True)
+class WarcLimits:
+    """Caps that keep one pathological record from stalling or exhausting a worker."""
+
+    max_payload_bytes: int = 4 * 1024 * 1024  # larger HTML payloads are counted as too_large and skipped
+    max_decoded_bytes: int = 16 * 1024 * 1024  # cap on Content-Encoding decompression (zip bombs)
+
+    def __post_init__(self) -> None:
+        if self.max_payload_bytes <= 0 or self.max_decoded_bytes <= 0:
+            raise ValueError("WARC limits must be positive")
+
+
+@dataclass
+class Page:
+    """An HTTP 200 HTML response: where it is, what the server said, and its raw payload."""
+
+    offset: int
+    record_id: str | None
+    url: str
+    warc_date: str | None
+    content_type: str | None
+    declared_charset: str | None
+    body: bytes
+
+
+@dataclass
+class WetDoc:
+    """A WET ``conversion`` record: text Common Crawl already extracted."""
+
+    offset: int
+    record_id: str | None
+    url: str
+    warc_date: str | None
+    text: str
+
+
+class WarcFormatError(ValueError):
+    """A file that cannot be read as WARC at all (no record found in non-empty data)."""
+
+
+def clean_url(raw: str | None) -> str:
+    """WARC-Target-URI without the angle brackets some writers (wget) wrap it in."""
+    return (raw or "").strip().strip("<>").strip()
+
+
+def _decode_content_encoding(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo gzip/deflate Content-Encoding when the payload really is compressed.
+
+    Some archives (ClueWeb09) keep the header but store the decoded body, so the magic bytes decide.
+    """
+    enc = (encoding or "").strip().lower()
+    if enc in ("gzip", "x-gzip") and body[:2] == b"\x1f\x8b":
+        wbits = 31
+    elif enc == "deflate" and body[:1] in (b"\x78",):
+        wbits = 15
+    else:
+        return body
+    d = zlib.decompressobj(wbits)
+    out = d.decompress(body, limit)
+    if d.unconsumed_tail:
+        raise ValueError("decoded payload over the size cap")
+    return out
+
+
+def iter_records(
+    open_at: Callable[[int], BinaryIO],
+    size: int | None,
+    counts: Counter,
+    compressed: bool,
+) -> Iterator:
+    """FastWARC records of a file, resuming past corrupt gzip members; checks the end for truncation.
+
+    ``open_at(offset)`` returns the file positioned at ``offset``. Offsets yielded are absolute.
+    """
+    start = 0
+    last_good = -1
+    seen_any = False
+    for _ in range(_MAX_RESYNCS):
+        fh = open_at(start)
+        try:
+            it = ArchiveIterator(fh, record_types=_RECORD_TYPES | WarcRecordType.request | WarcRecordType.metadata
+                                 | WarcRecordType.warcinfo, parse_http=False, quirks_mode=True)
+            for rec in it:
+                seen_any = True
+                last_good = rec.stream_pos
+                yield rec
+            break
+        except OSError:
+            counts["corrupt_stream_resyncs"] += 1
+            fh.close()
+            nxt = _find_resync_point(open_at, max(last_good, start) + 1, compressed)
+            if nxt is None:
+                break
+            start = nxt
+            continue
+        finally:
+            fh.close()
+    if not seen_any and size:
+        raise WarcFormatError("no WARC record found: not a WARC file, or corrupt from its first byte")
+    if seen_any and _tail_truncated(open_at, last_good, compressed):
+        counts["truncated_file"] += 1
+
+
+def _find_resync_point(open_at, after: int, compressed: bool) -> int | None:
+    """Offset of the next intact record start: a gzip member that inflates whole to 'WARC/...', or a 'WARC/' line."""
+    magic = _GZIP_MAGIC if compressed else b"\r\n" + _WARC_MAGIC
+    fh = open_at(after)
+    try:
+        pos, buf = after, b""
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                return None
+            buf += chunk
+            i = buf.find(magic)
+            while i != -1:
+                cand = pos + i + (0 if compressed else 2)
+                if not compressed or _member_is_intact_warc(open_at, cand):
+                    return cand
+                i = buf.find(magic, i + 1)
+            keep = len(magic) - 1
+            pos += len(buf) - keep
+            buf = buf[-keep:]
+    finally:
+        fh.close()
+
+
+def _member_is_intact_warc(open_at, offset: int, limit: int = 64 << 20) -> bool:
+    """True when the gzip member at ``offset`` inflates completely and starts a WARC record."""
+    fh = open_at(offset)
+    try:
+        d, head, read = zlib.decompressobj(31), b"", 0
+        while not d.eof and read < limit:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                return False
+            read += len(chunk)
+            out = d.decompress(chunk)
+            if len(head) < 8:
+                head += out[:8]
+        return d.eof and head.startswith(_WARC_MAGIC)
+    except zlib.error:
+        return False
+    finally:
+        fh.close()
+
+
+def _tail_truncated(open_at, last_pos: int, compressed: bool) -> bool:
+    """True when the file ends inside a record (FastWARC drops such a record without a word)."""
+    fh = open_at(last_pos)
+    try:
+        tail = fh.read()
+    finally:
+        fh.close()
+    if compressed:
+        data = tail
+        while data:
+            d = zlib.decompressobj(31)
+            try:
+                d.decompress(data)
+            except zlib.error:
+                return True
+            if not d.eof:
+                return True
+            data = d.unused_data.lstrip(b"\0")
+        return False
+    head_end = tail.find(b"\r\n\r\n")
+    if head_end == -1:
+        return True
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", tail[:head_end])
+    return bool(m) and len(tail) < head_end + 4 + int(m.group(1))
+
+
+def _header(headers, name: str) -> str | None:
+    value = headers.get(name) if headers is not None else None
+    return value if value else None
+
+
+def iter_pages(
+    open_at: Callable[[int], BinaryIO],
+    size: int | None,
+    counts: Counter,
+    limits: WarcLimits = WarcLimits(),
+    compressed: bool = True,
+) -> Iterator[Page]:
+    """HTTP 200 HTML responses of one WARC file; every other record is counted by reason and skipped."""
+    for rec in iter_records(open_at, size, counts, compressed):
+        rtype = rec.record_type
+        if rtype == WarcRecordType.revisit:
+            counts["records_in"] += 1
+            counts["revisit_record"] += 1  # a revisit stands for a payload seen before: not a document
+            continue
+        if rtype != WarcRecordType.response:
+            continue
+        counts["records_in"] += 1
+        if rec.content_length > limits.max_payload_bytes + 65536:
+            counts["too_large"] += 1
+            continue
+        try:
+            rec.parse_http(quirks_mode=True)
+        except (OSError, ValueError):
+            counts["corrupt_record"] += 1
+            continue
+        http = rec.http_headers
+        if http is None or not rec.is_http:
+            counts["not_http"] += 1
+            continue
+        if http.status_code != 200:
+            counts["non_200_status"] += 1
+            continue
+        ctype = (rec.http_content_type or "").lower() or None
+        if ctype is None or not ctype.startswith(HTML_TYPES):
+            counts["non_html"] += 1
+            continue
+        try:
+            body = rec.reader.read()
+            body = _decode_content_encoding(body, _header(http, "Content-Encoding"), limits.max_decoded_bytes)
+        except (OSError, ValueError, zlib.error):
+            counts["corrupt_record"] += 1
+            continue
+        if not body.strip():
+            counts["empty_page"] += 1
+            continue
+        if len(body) > limits.max_payload_bytes:
+            counts["too_large"] += 1
+            continue
+        if b"\0" in body[:2048]:
+            counts["binary_payload"] += 1
+            continue
+        yield Page(
+            offset=rec.stream_pos,
+            record_id=_header(rec.headers, "WARC-Record-ID"),
+            url=clean_url(_header(rec.headers, "WARC-Target-URI")),
+            warc_date=_header(rec.headers, "WARC-Date"),
+            content_type=ctype,
+            declared_charset=rec.http_charset,
+            body=body,
+        )
+
+
+def iter_wet(open_at, size: int | None, counts: Counter, compressed: bool = True) -> Iterator[WetDoc]:
+    """Text documents of a WET file (Common Crawl's ``conversion`` records)."""
+    for rec in iter_records(open_at, size, counts, compressed):
+        if rec.record_type != WarcRecordType.conversion:
+            continue
+        counts["records_in"] += 1
+        try:
+            text = rec.reader.read().decode("utf-8", errors="replace")
+        except OSError:
+            counts["corrupt_record"] += 1
+            continue
+        yield WetDoc(rec.stream_pos, _header(rec.headers, "WARC-Record-ID"),
+                     clean_url(_header(rec.headers, "WARC-Target-URI")), _header(rec.headers, "WARC-Date"), text)

@@ -1,0 +1,147 @@
+"""``curation run``: materialise every asset for every snapshot x shard of a crawl, with a local Dagster instance.
+
+Each partition runs as a real Dagster run recorded in the instance (SQLite under DAGSTER_HOME), so
+``dagster dev`` afterwards shows the runs, the metadata and the lineage. Finished shards whose inputs
+did not change are not recomputed, so a killed run resumes where it stopped.
+"""
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _setup_env(args) -> Path:
+    if args.crawl_root:
+        os.environ["CURATION_CRAWL_ROOT"] = args.crawl_root
+    if args.output:
+        os.environ["CURATION_OUTPUT"] = str(Path(args.output).resolve())
+    if args.shards:
+        os.environ["CURATION_NUM_SHARDS"] = str(args.shards)
+    home = Path(os.environ.get("DAGSTER_HOME") or args.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():  # SQLite storage is Dagster's default under DAGSTER_HOME
+        cfg.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def run(args) -> int:
+    home = _setup_env(args)
+    import warnings
+
+    warnings.filterwarnings("ignore")  # Dagster's beta/preview notices would break the progress display
+    import dagster as dg
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from curation_assets.definitions import defs
+    from curation_assets.partitions import SNAPSHOTS, SHARDS, partition_key
+    from curation_assets.settings import crawl_root, output_base
+
+    console = Console(stderr=False)
+    instance = dg.DagsterInstance.get()
+    crawl = defs.resources["crawl"].source()
+    snapshots = crawl.list_snapshots()
+    if args.snapshots:
+        wanted = set(args.snapshots.split(","))
+        missing = wanted - set(snapshots)
+        if missing:
+            console.print(f"[red]snapshots not found under {crawl_root()}: {sorted(missing)}")
+            return 2
+        snapshots = [s for s in snapshots if s in wanted]
+    if not snapshots:
+        console.print(f"[red]no snapshot under {crawl_root()}/crawl-data")
+        return 2
+    known = set(instance.get_dynamic_partitions(SNAPSHOTS.name))
+    new = [s for s in snapshots if s not in known]
+    if new:
+        instance.add_dynamic_partitions(SNAPSHOTS.name, new)
+    console.print(f"crawl root  {crawl_root()}\noutput      {output_base()}\ndagster     {home}\n"
+                  f"snapshots   {', '.join(snapshots)} x {len(SHARDS.get_partition_keys())} shards")
+    defs.resolve_job_def("observe_warc_files").execute_in_process(instance=instance, run_config=QUIET_LOGS)
+
+    job = defs.resolve_job_def("curate_shards")
+    keys = [(s, sh) for s in snapshots for sh in SHARDS.get_partition_keys()]
+    failures, recomputed = [], Counter()
+    t0 = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("partitions", total=len(keys))
+        for snapshot, shard in keys:
+            progress.update(task, description=f"{snapshot} shard {shard}")
+            result = job.execute_in_process(partition_key=partition_key(snapshot, shard), instance=instance,
+                                            run_config=QUIET_LOGS, raise_on_error=False)
+            if not result.success:
+                failures.append((snapshot, shard, _failure_message(result)))
+            else:
+                for mat in result.asset_materializations_for_node("documents"):
+                    recomputed["recomputed" if mat.metadata["recomputed"].value else "up to date"] += 1
+            progress.advance(task)
+    _summary(console, defs, snapshots, time.perf_counter() - t0, recomputed)
+    for snapshot, shard, msg in failures:
+        console.print(f"[red]FAILED {snapshot} shard {shard}: {msg}")
+    return 1 if failures else 0
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            return event.step_failure_data.error.message.strip().splitlines()[-1]
+    return "run failed (see the run in the Dagster UI)"
+
+
+def _summary(console, defs, snapshots, seconds, recomputed) -> None:
+    from rich.table import Table
+
+    from curation_assets.partitions import SHARDS
+
+    store = defs.resources["storage"].store()
+    docs_in, docs_out, dropped, langs, above = 0, 0, Counter(), Counter(), 0
+    for s in snapshots:
+        for sh in SHARDS.get_partition_keys():
+            d = store.info("documents", s, sh) or {}
+            docs_in += d.get("records_in", 0)
+            docs_out += d.get("rows", 0)
+            dropped.update(d.get("dropped", {}))
+            li = store.info("language", s, sh) or {}
+            langs.update(li.get("languages", {}))
+            above += li.get("above_fineweb_threshold", 0)
+    console.print(f"\n[bold]done in {seconds:.1f}s[/bold]  shards recomputed: {recomputed['recomputed']}, "
+                  f"up to date: {recomputed['up to date']}")
+    console.print(f"outputs     {store.asset_url('documents')}  and  {store.asset_url('language')}")
+    console.print(f"records in  {docs_in:,}   documents out {docs_out:,}   dropped {sum(dropped.values()):,}   "
+                  f"language score >= 0.65: {above:,}")
+    t = Table("language", "documents", title="documents per language (labels; no language is dropped here)")
+    for lang, n in langs.most_common(15):
+        t.add_row(lang, f"{n:,}")
+    if len(langs) > 15:
+        t.add_row(f"{len(langs) - 15} others", f"{sum(n for _, n in langs.most_common()[15:]):,}")
+    console.print(t)
+    t = Table("reason", "records", title="dropped per reason")
+    for reason, n in dropped.most_common():
+        t.add_row(reason, f"{n:,}")
+    console.print(t)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="curation", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="materialise documents and language for every snapshot x shard")
+    r.add_argument("--crawl-root", help="local folder or s3:// URL (default: the bundled sample crawl)")
+    r.add_argument("--output", help="base folder or s3:// URL for Parquet shards (default: ./curation_output)")
+    r.add_argument("--shards", type=int, help="shard count (default 4, or $CURATION_NUM_SHARDS)")
+    r.add_argument("--snapshots", help="comma-separated snapshots to run (default: all)")
+    r.add_argument("--dagster-home", default="dagster_home", help="Dagster instance folder (default ./dagster_home)")
+    args = ap.parse_args(argv)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

