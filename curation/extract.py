@@ -55,37 +55,36 @@ MAX_REPLACED_SHARE = 0.01  # a page may lose up to 1% of its characters to inval
 def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None]:
     """Decode an HTML payload: the HTTP charset, else the <meta> charset, else uchardet's guess, else UTF-8.
 
-    The first candidate that decodes strictly wins. Real pages often mix encodings (a UTF-8 page with a
-    stray Latin-1 byte); then the first candidate decodes with replacement characters if they are at most
-    1% of the text. Returns (text, charset used, note) where note is None, "charset_fallback" (the declared
-    charset was unusable) or "charset_lossy"; raises UndecodableError otherwise.
+    A stated charset (HTTP header, then <meta>) that decodes strictly wins. Real pages often mix encodings
+    (a UTF-8 page with a stray Latin-1 byte): then the stated charset is kept with replacement characters
+    if they are at most 1% of the text, rather than a detector's guess that would garble every non-ASCII
+    letter. Returns (text, charset used, note) with note None, "charset_fallback" (the declared charset
+    was unusable) or "charset_lossy"; raises UndecodableError when nothing decodes.
     """
     from resiliparse.parse.encoding import detect_encoding
 
     declared_norm = _normalise_charset(declared)
-    candidates: list[str] = []
-    if declared_norm:
-        candidates.append(declared_norm)
+    stated: list[str] = [declared_norm] if declared_norm else []
     m = _META_CHARSET.search(body[:4096])
     meta = _normalise_charset(m.group(1).decode("ascii", "ignore")) if m else None
-    if meta and meta not in candidates:
-        candidates.append(meta)
-    for guess in (detect_encoding(body), "utf-8"):
-        norm = _normalise_charset(guess)
-        if norm and norm not in candidates:
-            candidates.append(norm)
-    for enc in candidates:
+    if meta and meta not in stated:
+        stated.append(meta)
+    for enc in stated:  # what the server or the page says, strictly
         try:
-            text = body.decode(enc)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        note = "charset_fallback" if declared and enc != declared_norm else None
-        return text.lstrip("\ufeff"), enc, note
-    enc = candidates[0]
-    text = body.decode(enc, errors="replace")
-    if text.count("\ufffd") <= MAX_REPLACED_SHARE * max(len(text), 1):
-        return text.lstrip("\ufeff"), enc, "charset_lossy"
-    raise UndecodableError(f"no charset decodes the payload (tried {candidates})")
+            return body.decode(enc).lstrip("\ufeff"), enc, None if enc == declared_norm or not declared else "charset_fallback"
+        except UnicodeDecodeError:
+            pass
+    for enc in stated:  # ... or with a few bad bytes replaced: better than a wrong guess that garbles all text
+        text = body.decode(enc, errors="replace")
+        if text.count("\ufffd") <= MAX_REPLACED_SHARE * max(len(text), 1):
+            return text.lstrip("\ufeff"), enc, "charset_lossy"
+    guesses = [g for g in (_normalise_charset(detect_encoding(body)), "utf-8") if g and g not in stated]
+    for enc in guesses:
+        try:
+            return body.decode(enc).lstrip("\ufeff"), enc, "charset_fallback" if declared else None
+        except UnicodeDecodeError:
+            pass
+    raise UndecodableError(f"no charset decodes the payload (tried {stated + guesses})")
 
 
 class Extractor:

