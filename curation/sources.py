@@ -69,7 +69,7 @@ class CrawlSource:
     storage_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.root = self.root.rstrip("/")
+        self.root = self.root.rstrip("/") or "/"
         self._fs, self._root_path = fsspec.core.url_to_fs(self.root, **self.storage_options)
         self._pattern = re.compile(self.snapshot_pattern)
 
