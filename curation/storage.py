@@ -78,6 +78,13 @@ class ShardStore:
         raw = meta.get(_META_KEY)
         return json.loads(raw) if raw else None
 
+    def schema(self, asset: str, snapshot: str, shard: str) -> pa.Schema:
+        with self.fs.open(self.path(asset, snapshot, shard), "rb") as fh:
+            return pq.read_schema(fh)
+
+    def size(self, asset: str, snapshot: str, shard: str) -> int:
+        return int(self.fs.size(self.path(asset, snapshot, shard)))
+
     def read(self, asset: str, snapshot: str, shard: str, columns: list[str] | None = None) -> pa.Table:
         target = self.path(asset, snapshot, shard)
         try:

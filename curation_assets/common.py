@@ -42,7 +42,7 @@ def counts_table(counts: dict, header: tuple[str, str] = ("reason", "documents")
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def base_metadata(info: dict, url: str, recomputed: bool) -> dict:
+def base_metadata(info: dict, url: str, recomputed: bool, nbytes: int) -> dict:
     """Metadata every shard materialisation shows, rebuilt from the info stored in the table's footer."""
     seconds = info.get("seconds", 0.0)
     return {
@@ -50,7 +50,7 @@ def base_metadata(info: dict, url: str, recomputed: bool) -> dict:
         "fingerprint": info["fingerprint"],
         "path": dg.MetadataValue.path(url),
         "dagster/row_count": info.get("rows", 0),
-        "bytes_written": dg.MetadataValue.int(info.get("bytes", 0)),
-        "seconds": dg.MetadataValue.float(round(seconds, 3)),
+        "output_bytes": dg.MetadataValue.int(nbytes),
+        "seconds": dg.MetadataValue.float(round(seconds, 3)),  # time of the computation that made the table
         "docs_per_second": dg.MetadataValue.float(round(info.get("rows", 0) / seconds, 1) if seconds else 0.0),
     }

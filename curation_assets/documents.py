@@ -62,15 +62,15 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
                 "dropped": dropped, "notes": notes, "input_files": len(files),
                 "input_bytes": sum(f.size or 0 for f in files), "extractor": extraction.extractor,
                 "seconds": time.perf_counter() - t0}
-        info["bytes"] = 0
-        info["bytes"] = store.write(ASSET, snapshot, shard, table, info)
+        nbytes = store.write(ASSET, snapshot, shard, table, info)
         table_schema, ids = table.schema, table.column("id")
     else:
         context.log.info(f"{snapshot} shard {shard} is up to date (fingerprint {fp}); not recomputed")
         existing = store.read(ASSET, snapshot, shard, columns=["id"])
-        table_schema, ids = _stored_schema(store, snapshot, shard), existing.column("id")
+        table_schema, ids = store.schema(ASSET, snapshot, shard), existing.column("id")
+        nbytes = store.size(ASSET, snapshot, shard)
 
-    metadata = base_metadata(info, url, recomputed)
+    metadata = base_metadata(info, url, recomputed, nbytes)
     metadata.update({
         "records_in": info["records_in"],
         "documents_out": info["rows"],
@@ -87,9 +87,3 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
         check_results=check_results(table_schema, schema.DOCUMENTS, ids, had_input=bool(files)),
     )
 
-
-def _stored_schema(store, snapshot: str, shard: str):
-    import pyarrow.parquet as pq
-
-    with store.fs.open(store.path(ASSET, snapshot, shard), "rb") as fh:
-        return pq.read_schema(fh)

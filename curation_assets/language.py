@@ -40,7 +40,7 @@ def language(context: dg.AssetExecutionContext, storage: StorageResource, langid
     fp = digest(CODE_VERSION, docs_info["fingerprint"], cfg, file_identity(cfg.resolved_model_path))
     info = store.info(ASSET, snapshot, shard)
     recomputed = not (info and info.get("fingerprint") == fp)
-    docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "text"])
+    docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "text"] if recomputed else ["id"])
     if recomputed:
         t0 = time.perf_counter()
         table = language_table(docs, langid.identifier())
@@ -50,18 +50,18 @@ def language(context: dg.AssetExecutionContext, storage: StorageResource, langid
                 "models": dict(Counter(table.column("langid_model").to_pylist())),
                 "above_fineweb_threshold": int(pc.sum(pc.greater_equal(scores, FINEWEB_MIN_SCORE)).as_py() or 0),
                 "mean_score": float(pc.mean(scores).as_py() or 0.0), "seconds": time.perf_counter() - t0}
-        info["bytes"] = 0
-        info["bytes"] = store.write(ASSET, snapshot, shard, table, info)
+        nbytes = store.write(ASSET, snapshot, shard, table, info)
     else:
         context.log.info(f"{snapshot} shard {shard} language labels are up to date; not recomputed")
         table = store.read(ASSET, snapshot, shard)
+        nbytes = store.size(ASSET, snapshot, shard)
 
     ids = table.column("id")
     results = check_results(table.schema, schema.LANGUAGE, ids, had_input=docs.num_rows > 0)
     covered = table.num_rows == docs.num_rows and pc.all(pc.equal(ids, docs.column("id"))).as_py() in (True, None)
     results.append(dg.AssetCheckResult(check_name="covers_documents", passed=bool(covered),
                                        metadata={"documents": docs.num_rows, "labels": table.num_rows}))
-    metadata = base_metadata(info, store.url(ASSET, snapshot, shard), recomputed)
+    metadata = base_metadata(info, store.url(ASSET, snapshot, shard), recomputed, nbytes)
     metadata.update({
         "languages": counts_table(info["languages"], ("language", "documents")),
         "distinct_languages": len(info["languages"]),

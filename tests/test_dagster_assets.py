@@ -36,7 +36,7 @@ def test_definitions_have_assets_partitions_and_automation():
 
 
 def _materialize_all(instance, resources, snapshots):
-    recomputed = {}
+    recomputed, metadata = {}, {}
     for s in snapshots:
         for shard in shard_keys(4):
             res = dg.materialize([warc_files, documents, language], selection=[documents, language],
@@ -47,7 +47,8 @@ def _materialize_all(instance, resources, snapshots):
             for asset in ("documents", "language"):
                 (mat,) = res.asset_materializations_for_node(asset)
                 recomputed[(asset, s, shard)] = mat.metadata["recomputed"].value
-    return recomputed
+                metadata[(asset, s, shard)] = mat.metadata
+    return recomputed, metadata
 
 
 def test_materialise_every_partition_then_rerun_only_the_changed_shard(small_crawl, tmp_path):
@@ -56,7 +57,7 @@ def test_materialise_every_partition_then_rerun_only_the_changed_shard(small_cra
     snapshots = CrawlSource(str(small_crawl)).list_snapshots()
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(SNAPSHOTS.name, snapshots)
-        first = _materialize_all(instance, resources, snapshots)
+        first, _ = _materialize_all(instance, resources, snapshots)
         assert all(first.values()) and len(first) == 2 * 2 * 4
         for s in snapshots:
             for shard in shard_keys(4):
@@ -72,16 +73,17 @@ def test_materialise_every_partition_then_rerun_only_the_changed_shard(small_cra
         (small_crawl / target.path).write_bytes(warc_gz([response("http://commoncrawl.org/", html)]))
         changed = shard_keys(4)[shard_index(target.path, 4)]
 
-        second = _materialize_all(instance, resources, snapshots)
+        second, meta = _materialize_all(instance, resources, snapshots)
         assert sorted(k for k, v in second.items() if v) == [("documents", "CC-MAIN-2024-22", changed),
                                                             ("language", "CC-MAIN-2024-22", changed)]
         texts = pq.read_table(tmp_path / f"out/documents/CC-MAIN-2024-22/{changed}.parquet").column("text").to_pylist()
         assert any("A replaced page" in t for t in texts)
 
-        # The materialisation metadata a user reads in the UI.
-        mat = instance.get_latest_materialization_event(dg.AssetKey("documents")).asset_materialization
+        # The materialisation metadata a user reads in the UI, also on a shard that was not recomputed.
+        unchanged = next(k for k, v in second.items() if k[0] == "documents" and not v and meta[k]["documents_out"].value)
         for key in ("records_in", "documents_out", "dropped", "seconds", "path", "fingerprint", "input_bytes"):
-            assert key in mat.metadata
+            assert key in meta[unchanged]
+        assert meta[unchanged]["output_bytes"].value > 0
 
 
 def test_sensor_registers_snapshots_and_requests_only_changed_shards(small_crawl):
