@@ -44,7 +44,7 @@ def run(args) -> int:
     from curation_assets.partitions import SNAPSHOTS, SHARDS, partition_key
     from curation_assets.settings import crawl_root, output_base
 
-    console = Console(stderr=False)
+    console = Console(width=None if sys.stdout.isatty() else 110)
     instance = dg.DagsterInstance.get()
     crawl = defs.resources["crawl"].source()
     snapshots = crawl.list_snapshots()
