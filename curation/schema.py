@@ -42,6 +42,49 @@ class SchemaError(ValueError):
     """A table does not carry the columns and types its schema asks for."""
 
 
+# minhash_signatures: one row per document, in the documents table's order
+SIGNATURES = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("url_hash", pa.uint64(), nullable=False),  # xxh3-64 of the normalised URL (0: no URL)
+        pa.field("text_hash", pa.uint64(), nullable=False),  # xxh3-64 of the whitespace-normalised text
+        pa.field("n_shingles", pa.int32(), nullable=False),  # word 5-grams (0: no words, not near-deduplicated)
+        pa.field("text_chars", pa.int64(), nullable=False),
+        pa.field("fetch_date", pa.timestamp("ms", tz="UTC")),
+        pa.field("bands", pa.list_(pa.uint64()), nullable=False),  # one LSH band key per band
+    ],
+    metadata={"description": "MinHash LSH band keys and exact-match hashes per document."},
+)
+
+# dedup_clusters: one row per document that is in a duplicate cluster or matches an earlier snapshot
+CLUSTER_MEMBERS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("shard", pa.string(), nullable=False),
+        pa.field("keep", pa.bool_(), nullable=False),
+        pa.field("reason", pa.string()),
+        pa.field("cluster_id", pa.string()),
+        pa.field("cluster_size", pa.int32(), nullable=False),
+        pa.field("matched_snapshot", pa.string()),
+    ],
+    metadata={"description": "Members of duplicate clusters of one snapshot, with the keep decision."},
+)
+
+# dedup: one row per document of the shard
+DEDUP = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("keep", pa.bool_(), nullable=False),
+        # null when kept; exact_duplicate, url_duplicate or minhash_duplicate otherwise
+        pa.field("reason", pa.string()),
+        pa.field("cluster_id", pa.string()),  # id of the cluster's kept document; null for singletons
+        pa.field("cluster_size", pa.int32(), nullable=False),  # documents in the cluster (1: unique)
+        pa.field("matched_snapshot", pa.string()),  # incremental mode: the earlier snapshot it duplicates
+    ],
+    metadata={"description": "Deduplication labels per document; the keep rule is applied downstream."},
+)
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Return ``table`` with exactly ``schema``'s columns in order, or raise SchemaError naming what differs."""
     missing = [f.name for f in schema if f.name not in table.column_names]

@@ -85,13 +85,64 @@ class ShardStore:
     def size(self, asset: str, snapshot: str, shard: str) -> int:
         return int(self.fs.size(self.path(asset, snapshot, shard)))
 
-    def read(self, asset: str, snapshot: str, shard: str, columns: list[str] | None = None) -> pa.Table:
+    def read(self, asset: str, snapshot: str, shard: str, columns: list[str] | None = None,
+             filters=None) -> pa.Table:
         target = self.path(asset, snapshot, shard)
         try:
             with self.fs.open(target, "rb") as fh:
-                return pq.read_table(fh, columns=columns)
+                return pq.read_table(fh, columns=columns, filters=filters)
         except FileNotFoundError as exc:
             raise FileNotFoundError(
                 f"no {asset} table for snapshot {snapshot} shard {shard} at {self.url(asset, snapshot, shard)}: "
                 f"materialise {asset} for this partition first"
             ) from exc
+
+    # Side files: binary files beside a snapshot's tables (dedup bucket files and indexes).
+
+    def side_path(self, asset: str, snapshot: str, name: str) -> str:
+        return posixpath.join(self._base_path, asset, snapshot, name)
+
+    def side_url(self, asset: str, snapshot: str, name: str) -> str:
+        p = self.side_path(asset, snapshot, name)
+        return p if self.is_local else self.fs.unstrip_protocol(p)
+
+    def side_exists(self, asset: str, snapshot: str, name: str) -> bool:
+        return bool(self.fs.exists(self.side_path(asset, snapshot, name)))
+
+    def write_side(self, asset: str, snapshot: str, name: str, write) -> int:
+        """``write(local_path)`` makes the file (atomically, locally); remote stores get it uploaded whole."""
+        target = self.side_path(asset, snapshot, name)
+        if self.is_local:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            write(target)
+            return os.path.getsize(target)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="curation-side-") as tmp:
+            local = os.path.join(tmp, name)
+            write(local)
+            self.fs.put(local, target)
+            return os.path.getsize(local)
+
+    def local_side(self, asset: str, snapshot: str, name: str, workdir: str) -> str:
+        """A local path to a side file (downloaded into ``workdir`` from remote stores), for memory-mapping."""
+        target = self.side_path(asset, snapshot, name)
+        if self.is_local:
+            if not os.path.exists(target):
+                raise FileNotFoundError(f"no {name} for snapshot {snapshot} at {target}")
+            return target
+        local = os.path.join(workdir, f"{asset}-{snapshot}-{name}")
+        try:
+            self.fs.get(target, local)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"no {name} for snapshot {snapshot} at {self.side_url(asset, snapshot, name)}") from exc
+        return local
+
+    def snapshots(self, asset: str) -> list[str]:
+        """Snapshots with at least one file of ``asset``."""
+        root = posixpath.join(self._base_path, asset)
+        try:
+            return sorted(posixpath.basename(p.rstrip("/")) for p in self.fs.ls(root, detail=False)
+                          if self.fs.isdir(p))
+        except FileNotFoundError:
+            return []

@@ -66,27 +66,50 @@ def run(args) -> int:
                   f"snapshots   {', '.join(snapshots)} x {len(SHARDS.get_partition_keys())} shards")
     defs.resolve_job_def("observe_warc_files").execute_in_process(instance=instance, run_config=QUIET_LOGS)
 
-    job = defs.resolve_job_def("curate_shards")
+    shard_job = defs.resolve_job_def("curate_shards")
+    cluster_job = defs.resolve_job_def("cluster_snapshot")
+    label_job = defs.resolve_job_def("label_shards")
     keys = [(s, sh) for s in snapshots for sh in SHARDS.get_partition_keys()]
     failures, recomputed = [], Counter()
     t0 = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
+
+    def execute(job, key, label):
+        result = job.execute_in_process(partition_key=key, instance=instance, run_config=QUIET_LOGS,
+                                        raise_on_error=False)
+        if not result.success:
+            failures.append((label, _failure_message(result)))
+        return result
+
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("partitions", total=len(keys))
+        task = progress.add_task("partitions", total=2 * len(keys) + len(snapshots))
         for snapshot, shard in keys:
-            progress.update(task, description=f"{snapshot} shard {shard}")
-            result = job.execute_in_process(partition_key=partition_key(snapshot, shard), instance=instance,
-                                            run_config=QUIET_LOGS, raise_on_error=False)
-            if not result.success:
-                failures.append((snapshot, shard, _failure_message(result)))
-            else:
+            progress.update(task, description=f"extract, language, signatures: {snapshot} shard {shard}")
+            result = execute(shard_job, partition_key(snapshot, shard), f"{snapshot} shard {shard}")
+            if result.success:
                 for mat in result.asset_materializations_for_node("documents"):
                     recomputed["recomputed" if mat.metadata["recomputed"].value else "up to date"] += 1
             progress.advance(task)
+        failed_snapshots = {label.split()[0] for label, _ in failures}
+        for snapshot in snapshots:
+            progress.update(task, description=f"dedup clusters: {snapshot}")
+            if snapshot not in failed_snapshots:
+                result = execute(cluster_job, snapshot, f"{snapshot} clusters")
+                if not result.success:
+                    failed_snapshots.add(snapshot)
+            progress.advance(task)
+        for snapshot, shard in keys:
+            progress.update(task, description=f"dedup labels: {snapshot} shard {shard}")
+            if snapshot not in failed_snapshots:
+                result = execute(label_job, partition_key(snapshot, shard), f"{snapshot} shard {shard} labels")
+                if result.success:
+                    for mat in result.asset_materializations_for_node("dedup"):
+                        recomputed["labels rewritten" if mat.metadata["recomputed"].value else "labels unchanged"] += 1
+            progress.advance(task)
     _summary(console, defs, snapshots, time.perf_counter() - t0, recomputed)
-    for snapshot, shard, msg in failures:
-        console.print(f"[red]FAILED {snapshot} shard {shard}: {msg}")
+    for label, msg in failures:
+        console.print(f"[red]FAILED {label}: {msg}")
     return 1 if failures else 0
 
 
@@ -114,8 +137,9 @@ def _summary(console, defs, snapshots, seconds, recomputed) -> None:
             langs.update(li.get("languages", {}))
             above += li.get("above_fineweb_threshold", 0)
     console.print(f"\n[bold]done in {seconds:.1f}s[/bold]  shards recomputed: {recomputed['recomputed']}, "
-                  f"up to date: {recomputed['up to date']}")
-    console.print(f"outputs     {store.asset_url('documents')}  and  {store.asset_url('language')}")
+                  f"up to date: {recomputed['up to date']}; dedup labels rewritten: {recomputed['labels rewritten']}, "
+                  f"unchanged: {recomputed['labels unchanged']}")
+    console.print(f"outputs     {store.asset_url('')}  (documents, language, minhash_signatures, dedup_clusters, dedup)")
     console.print(f"records in  {docs_in:,}   documents out {docs_out:,}   dropped {sum(dropped.values()):,}   "
                   f"language score >= 0.65: {above:,}")
     t = Table("language", "documents", title="documents per language (labels; no language is dropped here)")
@@ -128,12 +152,21 @@ def _summary(console, defs, snapshots, seconds, recomputed) -> None:
     for reason, n in dropped.most_common():
         t.add_row(reason, f"{n:,}")
     console.print(t)
+    t = Table("snapshot", "documents", "kept", "exact dup", "URL dup", "near dup", "clusters",
+              title="deduplication (labels; applied when the mixture is built)")
+    for s in snapshots:
+        c = store.info("dedup_clusters", s, "members")
+        if c:
+            r = c["removed"]
+            t.add_row(s, f"{c['documents']:,}", f"{c['kept']:,}", f"{r.get('exact_duplicate', 0):,}",
+                      f"{r.get('url_duplicate', 0):,}", f"{r.get('minhash_duplicate', 0):,}", f"{c['clusters']:,}")
+    console.print(t)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="curation", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="materialise documents and language for every snapshot x shard")
+    r = sub.add_parser("run", help="materialise every asset (extraction, language ID, dedup) for every snapshot x shard")
     r.add_argument("--crawl-root", help="local folder or s3:// URL (default: the bundled sample crawl)")
     r.add_argument("--output", help="base folder or s3:// URL for Parquet shards (default: ./curation_output)")
     r.add_argument("--shards", type=int, help="shard count (default 4, or $CURATION_NUM_SHARDS)")

@@ -3,16 +3,25 @@
 
 import dagster as dg
 
+from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.documents import documents
 from curation_assets.language import language
 from curation_assets.settings import crawl_root, output_base
 from curation_assets.sources import warc_files
-from resources import CrawlSourceResource, LanguageIdResource, StorageResource
+from resources import CrawlSourceResource, DedupResource, LanguageIdResource, StorageResource
 from sensors import JOB_NAME, crawl_sensor, snapshot_schedule
 
 curate_shards = dg.define_asset_job(
-    JOB_NAME, selection=[documents, language],
-    description="Extraction and language ID for one snapshot x shard partition.",
+    JOB_NAME, selection=[documents, language, minhash_signatures],
+    description="Extraction, language ID and MinHash signatures for one snapshot x shard partition.",
+)
+cluster_snapshot = dg.define_asset_job(
+    "cluster_snapshot", selection=[dedup_clusters],
+    description="Dedup clusters of one snapshot, from every shard's signatures (after curate_shards).",
+)
+label_shards = dg.define_asset_job(
+    "label_shards", selection=[dedup],
+    description="Per-shard dedup labels from the snapshot's clusters (after cluster_snapshot).",
 )
 observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_files],
                                          description="Record a data version (file-list fingerprint) per shard.")
@@ -23,12 +32,13 @@ def resources() -> dict:
         "crawl": CrawlSourceResource(root=crawl_root()),
         "storage": StorageResource(base=output_base()),
         "langid": LanguageIdResource(),
+        "dedup_settings": DedupResource(),
     }
 
 
 defs = dg.Definitions(
-    assets=[warc_files, documents, language],
-    jobs=[curate_shards, observe_warc_files],
+    assets=[warc_files, documents, language, minhash_signatures, dedup_clusters, dedup],
+    jobs=[curate_shards, cluster_snapshot, label_shards, observe_warc_files],
     sensors=[crawl_sensor],
     schedules=[snapshot_schedule],
     resources=resources(),

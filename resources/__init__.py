@@ -9,7 +9,9 @@ from typing import Optional
 
 import dagster as dg
 
+from curation.dedup import DedupConfig
 from curation.langid import LangIdConfig, LanguageIdentifier
+from curation.minhash import MinHashConfig
 from curation.sources import CrawlSource
 from curation.storage import ShardStore
 
@@ -74,3 +76,28 @@ class LanguageIdResource(dg.ConfigurableResource):
 
     def identifier(self) -> LanguageIdentifier:
         return LanguageIdentifier(self.config())  # the model itself is cached per process
+
+
+class DedupResource(dg.ConfigurableResource):
+    """Deduplication settings shared by the signature, cluster and decision assets.
+
+    FineWeb's MinHash: word 5-grams, 14 bands x 8 rows. ``keep``: longest | first_fetched | last_fetched |
+    lowest_id. ``scope``: snapshot (each snapshot alone, FineWeb's choice) | incremental (also against the
+    indexes of earlier snapshots). ``chunk``: keys merged per step in clustering (memory: 12 bytes each).
+    """
+
+    n_grams: int = 5
+    num_buckets: int = 14
+    hashes_per_bucket: int = 8
+    seed: int = 1
+    exact: bool = True
+    url: bool = True
+    near: bool = True
+    keep: str = "longest"
+    scope: str = "snapshot"
+    chunk: int = 4_000_000
+
+    def config(self) -> DedupConfig:
+        return DedupConfig(minhash=MinHashConfig(n_grams=self.n_grams, num_buckets=self.num_buckets,
+                                                 hashes_per_bucket=self.hashes_per_bucket, seed=self.seed),
+                           exact=self.exact, url=self.url, near=self.near, keep=self.keep, scope=self.scope)

@@ -1,0 +1,269 @@
+"""Dedup assets: MinHash signatures per shard -> clusters per snapshot -> keep/remove labels per shard.
+
+``minhash_signatures`` (snapshot x shard) is recomputed only for shards whose documents changed;
+``dedup_clusters`` (snapshot) merges every shard's sorted band keys from disk and decides which copy
+of each cluster is kept; ``dedup`` (snapshot x shard) writes each shard's labels, and rewrites only
+the shards whose decisions changed.
+"""
+
+
+import tempfile
+import time
+from collections import Counter
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation import schema
+from curation.dedup import (ArrayFile, PriorIndex, ShardInput, cluster_histogram, decide, find_clusters, hasher,
+                            shard_decisions, signature_table, write_buckets, write_index)
+from curation.fingerprints import digest
+from curation_assets.common import base_metadata, check_results, check_specs, counts_table
+from curation_assets.documents import ASSET as DOCUMENTS, documents
+from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
+from resources import DedupResource, StorageResource
+
+SIGNATURES = "minhash_signatures"
+CLUSTERS = "dedup_clusters"
+DEDUP = "dedup"
+INDEX = "dedup_index"
+MEMBERS = "members"  # the clusters table's name under dedup_clusters/<snapshot>/
+SIGNATURES_VERSION = "minhash-signatures-v1"
+CLUSTERS_VERSION = "dedup-clusters-v1"
+DEDUP_VERSION = "dedup-v1"
+BY_SNAPSHOT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="snapshot")
+
+
+def buckets_name(shard: str) -> str:
+    return f"{shard}.buckets"
+
+
+@dg.asset(
+    partitions_def=SNAPSHOT_SHARDS,
+    deps=[documents],
+    code_version=SIGNATURES_VERSION,
+    group_name="dedup",
+    kinds={"parquet"},
+    check_specs=check_specs(SIGNATURES, (("covers_documents", "One signature per document of the shard."),)),
+    description="Exact-text and URL hashes and MinHash LSH band keys (FineWeb: 5-grams, 14 bands x 8 rows) "
+                "per document, with the shard's keys sorted per band in a bucket file beside the table.",
+)
+def minhash_signatures(context: dg.AssetExecutionContext, storage: StorageResource,
+                       dedup_settings: DedupResource) -> dg.MaterializeResult:
+    snapshot, shard = split_key(context)
+    store = storage.store()
+    docs_info = store.info(DOCUMENTS, snapshot, shard)
+    if docs_info is None:
+        raise FileNotFoundError(f"no documents table for {snapshot} shard {shard} at "
+                                f"{store.url(DOCUMENTS, snapshot, shard)}: materialise documents first")
+    cfg = dedup_settings.config()
+    fp = digest(SIGNATURES_VERSION, docs_info["fingerprint"], cfg.minhash)
+    info = store.info(SIGNATURES, snapshot, shard)
+    recomputed = not (info and info.get("fingerprint") == fp and store.side_exists(SIGNATURES, snapshot,
+                                                                                    buckets_name(shard)))
+    if recomputed:
+        docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "url", "text", "fetch_date"])
+        t0 = time.perf_counter()
+        table = signature_table(docs, hasher(cfg.minhash))
+        seconds = time.perf_counter() - t0
+        n_sh = table.column("n_shingles")
+        info = {"fingerprint": fp, "rows": table.num_rows, "seconds": seconds,
+                "without_words": int(pc.sum(pc.equal(n_sh, 0)).as_py() or 0),
+                "mean_shingles": float(pc.mean(n_sh).as_py() or 0.0),
+                "minhash": {"n_grams": cfg.minhash.n_grams, "num_buckets": cfg.minhash.num_buckets,
+                            "hashes_per_bucket": cfg.minhash.hashes_per_bucket, "seed": cfg.minhash.seed}}
+        # the bucket file first: a table with this fingerprint vouches for the bucket file beside it
+        store.write_side(SIGNATURES, snapshot, buckets_name(shard),
+                         lambda path: write_buckets(path, table, cfg.minhash.num_buckets, fp))
+        nbytes = store.write(SIGNATURES, snapshot, shard, table, info)
+    else:
+        context.log.info(f"{snapshot} shard {shard} signatures are up to date; not recomputed")
+        table = store.read(SIGNATURES, snapshot, shard, columns=["id"])
+        nbytes = store.size(SIGNATURES, snapshot, shard)
+    ids = table.column("id")
+    results = check_results(store.schema(SIGNATURES, snapshot, shard), schema.SIGNATURES, ids,
+                            had_input=docs_info.get("rows", 0) > 0)
+    results.append(dg.AssetCheckResult(check_name="covers_documents", passed=table.num_rows == docs_info.get("rows"),
+                                       metadata={"documents": docs_info.get("rows"), "signatures": table.num_rows}))
+    metadata = base_metadata(info, store.url(SIGNATURES, snapshot, shard), recomputed, nbytes)
+    metadata.update({
+        "documents_without_words": info["without_words"],
+        "mean_shingles": dg.MetadataValue.float(round(info["mean_shingles"], 1)),
+        "bucket_file": dg.MetadataValue.path(store.side_url(SIGNATURES, snapshot, buckets_name(shard))),
+        "minhash": dg.MetadataValue.json(info["minhash"]),
+    })
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp), check_results=results)
+
+
+def _prior_indexes(store, snapshot: str, workdir: str) -> list[PriorIndex]:
+    out = []
+    for s in store.snapshots(INDEX):
+        if s < snapshot and store.side_exists(INDEX, s, "index.arrays"):
+            out.append(PriorIndex(s, ArrayFile(store.local_side(INDEX, s, "index.arrays", workdir))))
+    return out
+
+
+@dg.asset(
+    partitions_def=SNAPSHOTS,
+    deps=[dg.AssetDep(minhash_signatures, partition_mapping=BY_SNAPSHOT)],
+    code_version=CLUSTERS_VERSION,
+    group_name="dedup",
+    kinds={"parquet"},
+    description="Exact, URL and MinHash clusters of one snapshot (bands merged from disk, union-find), the "
+                "copy kept in each, and the snapshot's key index for incremental cross-snapshot dedup.",
+)
+def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
+                   dedup_settings: DedupResource) -> dg.MaterializeResult:
+    snapshot = context.partition_key
+    store = storage.store()
+    cfg = dedup_settings.config()
+    shards = SHARDS.get_partition_keys()
+    sig_infos = {}
+    for sh in shards:
+        si = store.info(SIGNATURES, snapshot, sh)
+        if si is None:
+            raise FileNotFoundError(f"no minhash_signatures for {snapshot} shard {sh} at "
+                                    f"{store.url(SIGNATURES, snapshot, sh)}: materialise it for every shard first")
+        sig_infos[sh] = si
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="curation-dedup-") as work:
+        prior = _prior_indexes(store, snapshot, work) if cfg.scope == "incremental" else []
+        fp = digest(CLUSTERS_VERSION, cfg, [sig_infos[sh]["fingerprint"] for sh in shards],
+                    [(p.snapshot, p.index.meta.get("fingerprint")) for p in prior])
+        old = store.info(CLUSTERS, snapshot, MEMBERS)
+        recomputed = not (old and old.get("fingerprint") == fp)
+        if recomputed:
+            inputs = []
+            for sh in shards:
+                path = store.local_side(SIGNATURES, snapshot, buckets_name(sh), work)
+                buckets = ArrayFile(path)
+                if buckets.meta.get("fingerprint") != sig_infos[sh]["fingerprint"]:
+                    raise ValueError(f"{store.side_url(SIGNATURES, snapshot, buckets_name(sh))} does not match "
+                                     f"its signature table (interrupted write?): rematerialise minhash_signatures "
+                                     f"for {snapshot} shard {sh}")
+                inputs.append(ShardInput(sh, buckets, int(buckets.meta["rows"])))
+            clusters = find_clusters(inputs, cfg, prior, chunk=dedup_settings.chunk)
+            attrs = {sh: store.read(SIGNATURES, snapshot, sh, columns=["id", "text_chars", "fetch_date"])
+                     for sh in shards}
+            members = decide(clusters, attrs, cfg)
+            index_fp = digest(CLUSTERS_VERSION, cfg.minhash, [sig_infos[sh]["fingerprint"] for sh in shards])
+            store.write_side(INDEX, snapshot, "index.arrays",
+                             lambda path: write_index(path, inputs, cfg.minhash.num_buckets, index_fp, snapshot,
+                                                      chunk=dedup_settings.chunk))
+            shard_col = members.column("shard")
+            shard_digests = {}
+            for sh in shards:
+                part = members.filter(pc.equal(shard_col, sh)).drop_columns(["shard"])
+                shard_digests[sh] = digest(part.to_pydict())
+            reasons = Counter(r for r in members.column("reason").to_pylist() if r)
+            info = {
+                "fingerprint": fp, "rows": members.num_rows, "documents": int(clusters.offsets[-1]),
+                "removed": dict(reasons), "kept": int(clusters.offsets[-1]) - sum(reasons.values()),
+                "clusters": int(pc.count_distinct(members.column("cluster_id")).as_py() or 0),
+                "histogram": cluster_histogram(members), "shard_digests": shard_digests,
+                "changed_shards": sorted(sh for sh in shards
+                                         if (old or {}).get("shard_digests", {}).get(sh) != shard_digests[sh]),
+                "edges": clusters.edges, "phase_seconds": {k: round(v, 3) for k, v in clusters.seconds.items()},
+                "prior_snapshots": clusters.prior, "seconds": time.perf_counter() - t0,
+                "largest": _largest(store, snapshot, members),
+            }
+            nbytes = store.write(CLUSTERS, snapshot, MEMBERS, members, info)
+        else:
+            context.log.info(f"{snapshot} clusters are up to date; not recomputed")
+            info = old
+            nbytes = store.size(CLUSTERS, snapshot, MEMBERS)
+    metadata = base_metadata({**info, "rows": info["documents"]}, store.url(CLUSTERS, snapshot, MEMBERS),
+                             recomputed, nbytes)
+    removed = info["removed"]
+    metadata.update({
+        "documents": info["documents"],
+        "kept": info["kept"],
+        "exact_duplicates_removed": removed.get("exact_duplicate", 0),
+        "url_duplicates_removed": removed.get("url_duplicate", 0),
+        "near_duplicates_removed": removed.get("minhash_duplicate", 0),
+        "duplicate_rate": dg.MetadataValue.float(round(sum(removed.values()) / max(1, info["documents"]), 4)),
+        "clusters": info["clusters"],
+        "cluster_sizes": counts_table(info["histogram"], ("cluster size", "clusters")),
+        "largest_clusters": dg.MetadataValue.md(_largest_md(info["largest"])),
+        "shards_with_changed_decisions": dg.MetadataValue.json(info["changed_shards"]),
+        "matched_against": dg.MetadataValue.json(info["prior_snapshots"]),
+        "phase_seconds": dg.MetadataValue.json(info["phase_seconds"]),
+        "index": dg.MetadataValue.path(store.side_url(INDEX, snapshot, "index.arrays")),
+    })
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp))
+
+
+def _largest(store, snapshot: str, members: pa.Table, n: int = 10) -> list[dict]:
+    """The ``n`` largest clusters with their kept document's URL."""
+    import polars as pl
+
+    if members.num_rows == 0:
+        return []
+    df = (pl.from_arrow(members.select(["id", "shard", "keep", "cluster_id", "cluster_size"]))
+          .filter(pl.col("keep") & pl.col("cluster_id").is_not_null())
+          .sort(["cluster_size", "cluster_id"], descending=[True, False]).head(n))
+    out = []
+    for row in df.iter_rows(named=True):
+        urls = store.read(DOCUMENTS, snapshot, row["shard"], columns=["id", "url"],
+                          filters=[("id", "=", row["id"])]).column("url").to_pylist()
+        out.append({"cluster_id": row["cluster_id"], "size": row["cluster_size"], "url": urls[0] if urls else None})
+    return out
+
+
+def _largest_md(largest: list[dict]) -> str:
+    if not largest:
+        return "_no duplicate clusters_"
+    lines = ["| size | kept document | URL |", "|---:|---|---|"]
+    lines += [f"| {c['size']:,} | `{c['cluster_id'][:16]}` | {c['url'] or ''} |" for c in largest]
+    return "\n".join(lines)
+
+
+@dg.asset(
+    partitions_def=SNAPSHOT_SHARDS,
+    deps=[minhash_signatures, dg.AssetDep(dedup_clusters, partition_mapping=BY_SNAPSHOT)],
+    code_version=DEDUP_VERSION,
+    group_name="dedup",
+    kinds={"parquet"},
+    check_specs=check_specs(DEDUP, (("one_kept_per_cluster", "Every cluster of the shard has at most one kept "
+                                                             "document."),)),
+    description="Per document: keep or remove, the reason (exact_duplicate, url_duplicate, minhash_duplicate), "
+                "cluster id and size. Labels only: the keep decision is applied downstream.",
+)
+def dedup(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    snapshot, shard = split_key(context)
+    store = storage.store()
+    sig_info = store.info(SIGNATURES, snapshot, shard)
+    cl_info = store.info(CLUSTERS, snapshot, MEMBERS)
+    if sig_info is None or cl_info is None:
+        missing = SIGNATURES if sig_info is None else f"{CLUSTERS} for snapshot {snapshot}"
+        raise FileNotFoundError(f"no {missing} for {snapshot} shard {shard}: materialise it first")
+    fp = digest(DEDUP_VERSION, sig_info["fingerprint"], cl_info["shard_digests"].get(shard))
+    info = store.info(DEDUP, snapshot, shard)
+    recomputed = not (info and info.get("fingerprint") == fp)
+    if recomputed:
+        t0 = time.perf_counter()
+        ids = store.read(SIGNATURES, snapshot, shard, columns=["id"]).column("id")
+        members = store.read(CLUSTERS, snapshot, MEMBERS, filters=[("shard", "=", shard)])
+        table = shard_decisions(ids, members)
+        reasons = Counter(r for r in table.column("reason").to_pylist() if r)
+        info = {"fingerprint": fp, "rows": table.num_rows, "removed": dict(reasons),
+                "kept": table.num_rows - sum(reasons.values()), "seconds": time.perf_counter() - t0}
+        nbytes = store.write(DEDUP, snapshot, shard, table, info)
+    else:
+        context.log.info(f"{snapshot} shard {shard} dedup labels unchanged; not rewritten")
+        table = store.read(DEDUP, snapshot, shard)
+        nbytes = store.size(DEDUP, snapshot, shard)
+    results = check_results(table.schema, schema.DEDUP, table.column("id"), had_input=sig_info.get("rows", 0) > 0)
+    kept_ids = table.filter(pc.and_(table.column("keep"), pc.is_valid(table.column("cluster_id"))))
+    per_cluster = Counter(kept_ids.column("cluster_id").to_pylist())
+    results.append(dg.AssetCheckResult(check_name="one_kept_per_cluster",
+                                       passed=all(v == 1 for v in per_cluster.values()),
+                                       metadata={"clusters_with_a_kept_document": len(per_cluster)}))
+    metadata = base_metadata(info, store.url(DEDUP, snapshot, shard), recomputed, nbytes)
+    metadata.update({
+        "kept": info["kept"],
+        "removed": counts_table(info["removed"]),
+        "removed_total": sum(info["removed"].values()),
+    })
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp), check_results=results)
