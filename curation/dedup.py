@@ -201,16 +201,22 @@ def kinds(n_bands: int) -> list[str]:
 def write_buckets(path: str, table: pa.Table, n_bands: int, fingerprint: str) -> None:
     """Per key kind, the shard's keys sorted, with their row numbers (documents without words or URL skipped)."""
     n = table.num_rows
+    bands = (table.column("bands").combine_chunks().flatten().to_numpy().reshape(n, n_bands)
+             if n else np.empty((0, n_bands), np.uint64))
+    write_bucket_arrays(path, bands, table.column("text_hash").to_numpy(), table.column("url_hash").to_numpy(),
+                        table.column("n_shingles").to_numpy() > 0, fingerprint)
+
+
+def write_bucket_arrays(path: str, bands: np.ndarray, text_hash: np.ndarray, url_hash: np.ndarray,
+                        has_words: np.ndarray, fingerprint: str) -> None:
+    n, n_bands = bands.shape
     w = ArrayFileWriter(path, {"fingerprint": fingerprint, "rows": n, "n_bands": n_bands})
     try:
-        bands = (table.column("bands").combine_chunks().flatten().to_numpy().reshape(n, n_bands)
-                 if n else np.empty((0, n_bands), np.uint64))
-        has_words = table.column("n_shingles").to_numpy() > 0
         for k, name in enumerate(kinds(n_bands)):
             if k < n_bands:
                 keys, valid = bands[:, k], has_words
             else:
-                keys = table.column("text_hash" if name == "text" else "url_hash").to_numpy()
+                keys = text_hash if name == "text" else url_hash
                 valid = keys != 0
             rows = np.flatnonzero(valid).astype(np.uint32)
             keys = keys[rows]
@@ -388,10 +394,12 @@ def write_index(path: str, shards: list[ShardInput], n_bands: int, fingerprint: 
 
 # ------------------------------------------------------------------------------------------- decisions
 
-def decide(clusters: Clusters, attributes: dict[str, pa.Table], config: DedupConfig) -> pa.Table:
+def decide(clusters: Clusters, attributes, config: DedupConfig) -> pa.Table:
     """CLUSTER_MEMBERS rows for every document in a cluster of two or more or matching an earlier snapshot.
 
-    ``attributes[shard]`` is the shard's signature table (id, text_chars, fetch_date, text_hash, url_hash).
+    ``attributes(shard)`` (or ``attributes[shard]``) gives the shard's id, text_chars and fetch_date
+    columns; it is asked for one shard at a time, only for shards with cluster members, and only the
+    members' rows are kept.
     """
     import polars as pl
 
@@ -413,7 +421,9 @@ def decide(clusters: Clusters, attributes: dict[str, pa.Table], config: DedupCon
         sel = members[(members >= lo) & (members < hi)]
         if len(sel) == 0:
             continue
-        t = attributes[shard].select(["id", "text_chars", "fetch_date"]).take(pa.array(sel - lo))
+        table = attributes(shard) if callable(attributes) else attributes[shard]
+        t = table.select(["id", "text_chars", "fetch_date"]).take(pa.array(sel - lo))
+        del table
         frames.append(pl.from_arrow(t).with_columns(pl.lit(shard).alias("shard"),
                                                     pl.Series("g", sel, dtype=pl.Int64)))
     df = pl.concat(frames)
@@ -480,3 +490,19 @@ def hasher(config: MinHashConfig) -> MinHasher:
     if config not in _HASHERS:
         _HASHERS[config] = MinHasher(config)
     return _HASHERS[config]
+
+
+def run_local(shard_docs: dict[str, pa.Table], config: DedupConfig, workdir: str, prior: list[PriorIndex] = (),
+              chunk: int = 4_000_000) -> tuple[pa.Table, Clusters, list[ShardInput]]:
+    """The three stages on in-memory documents tables (id, url, text, fetch_date) with files in ``workdir``:
+    for tests, benchmarks and notebooks. Returns the CLUSTER_MEMBERS table, the clusters and the inputs."""
+    h = hasher(config.minhash)
+    inputs, attrs = [], {}
+    for shard, docs in shard_docs.items():
+        table = signature_table(docs, h)
+        path = os.path.join(workdir, f"{shard}.buckets")
+        write_buckets(path, table, config.minhash.num_buckets, "local")
+        inputs.append(ShardInput(shard, ArrayFile(path), table.num_rows))
+        attrs[shard] = table
+    clusters = find_clusters(inputs, config, prior, chunk=chunk)
+    return decide(clusters, attrs, config), clusters, inputs

@@ -144,9 +144,8 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
                                      f"for {snapshot} shard {sh}")
                 inputs.append(ShardInput(sh, buckets, int(buckets.meta["rows"])))
             clusters = find_clusters(inputs, cfg, prior, chunk=dedup_settings.chunk)
-            attrs = {sh: store.read(SIGNATURES, snapshot, sh, columns=["id", "text_chars", "fetch_date"])
-                     for sh in shards}
-            members = decide(clusters, attrs, cfg)
+            members = decide(clusters, lambda sh: store.read(SIGNATURES, snapshot, sh,
+                                                             columns=["id", "text_chars", "fetch_date"]), cfg)
             index_fp = digest(CLUSTERS_VERSION, cfg.minhash, [sig_infos[sh]["fingerprint"] for sh in shards])
             store.write_side(INDEX, snapshot, "index.arrays",
                              lambda path: write_index(path, inputs, cfg.minhash.num_buckets, index_fp, snapshot,

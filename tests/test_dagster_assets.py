@@ -11,19 +11,21 @@ import pytest
 from curation.sharding import shard_index, shard_keys
 from curation.sources import CrawlSource
 from curation.warc_writer import response, warc_gz
+from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.definitions import defs
 from curation_assets.documents import documents
 from curation_assets.language import language
 from curation_assets.partitions import SNAPSHOT_SHARDS, SNAPSHOTS, partition_key
 from curation_assets.sources import warc_files
-from resources import CrawlSourceResource, LanguageIdResource, StorageResource
+from resources import CrawlSourceResource, DedupResource, LanguageIdResource, StorageResource
 from sensors import crawl_sensor, snapshot_schedule
 
 
 def test_definitions_have_assets_partitions_and_automation():
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert keys == {"warc_files", "documents", "language"}
-    for key in ("documents", "language"):
+    assert keys == {"warc_files", "documents", "language", "minhash_signatures", "dedup_clusters", "dedup"}
+    assert defs.resolve_assets_def("dedup_clusters").partitions_def == SNAPSHOTS
+    for key in ("documents", "language", "minhash_signatures", "dedup"):
         node = defs.resolve_assets_def(key)
         pdef = node.partitions_def
         assert isinstance(pdef, dg.MultiPartitionsDefinition)
@@ -84,6 +86,71 @@ def test_materialise_every_partition_then_rerun_only_the_changed_shard(small_cra
         for key in ("records_in", "documents_out", "dropped", "seconds", "path", "fingerprint", "input_bytes"):
             assert key in meta[unchanged]
         assert meta[unchanged]["output_bytes"].value > 0
+
+
+def _dedup_all(instance, resources, snapshots):
+    """Signatures per shard, clusters per snapshot, labels per shard; returns what was recomputed."""
+    recomputed, metadata = {}, {}
+
+    def run(assets, selected, key, name, label):
+        res = dg.materialize(assets, selection=selected, partition_key=key, instance=instance, resources=resources)
+        assert res.success
+        for ev in res.get_asset_check_evaluations():
+            assert ev.passed, (label, ev.check_name, ev.metadata)
+        (mat,) = res.asset_materializations_for_node(name)
+        recomputed[label] = mat.metadata["recomputed"].value
+        metadata[label] = mat.metadata
+
+    for s in snapshots:
+        for shard in shard_keys(4):
+            run([warc_files, documents, minhash_signatures], [documents, minhash_signatures],
+                partition_key(s, shard), "minhash_signatures", ("minhash_signatures", s, shard))
+        run([minhash_signatures, dedup_clusters], [dedup_clusters], s, "dedup_clusters", ("dedup_clusters", s))
+        for shard in shard_keys(4):
+            run([minhash_signatures, dedup_clusters, dedup], [dedup], partition_key(s, shard), "dedup", ("dedup", s, shard))
+    return recomputed, metadata
+
+
+def test_dedup_reruns_one_shard_signatures_the_clustering_and_only_shards_whose_labels_changed(small_crawl, tmp_path):
+    resources = {"crawl": CrawlSourceResource(root=str(small_crawl)),
+                 "storage": StorageResource(base=str(tmp_path / "out")), "dedup_settings": DedupResource()}
+    snapshots = CrawlSource(str(small_crawl)).list_snapshots()
+    snap = "CC-MAIN-2024-22"
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(SNAPSHOTS.name, snapshots)
+        first, meta = _dedup_all(instance, resources, snapshots)
+        assert all(first.values())
+        assert meta[("dedup_clusters", snap)]["documents"].value > 40
+        labels = pq.read_table(tmp_path / "out/dedup").to_pylist()
+        docs = pq.read_table(tmp_path / "out/documents").to_pylist()
+        assert sorted(r["id"] for r in labels) == sorted(d["id"] for d in docs)
+
+        # A new WARC file in one shard holding a copy of a long page that lives in another shard.
+        page = max((d for d in docs if d["snapshot"] == snap), key=lambda d: len(d["text"]))
+        name = next(f"copy-{i}.warc.gz" for i in range(100)
+                    if shard_keys(4)[shard_index(f"crawl-data/{snap}/segments/s/warc/copy-{i}.warc.gz", 4)] != page["shard"])
+        rel = f"crawl-data/{snap}/segments/s/warc/{name}"
+        paras = "".join(f"<p>{line}</p>" for line in page["text"].split("\n") if line.strip())
+        html = f"<html><head><title>copy</title></head><body><article>{paras}</article></body></html>".encode()
+        (small_crawl / rel).write_bytes(warc_gz([response("http://mirror.example/copy", html)]))
+        import gzip
+        listing = small_crawl / f"crawl-data/{snap}/warc.paths.gz"
+        listing.write_bytes(gzip.compress(gzip.decompress(listing.read_bytes()) + (rel + "\n").encode()))
+        new_shard = shard_keys(4)[shard_index(rel, 4)]
+
+        second, meta = _dedup_all(instance, resources, snapshots)
+        assert sorted(k for k, v in second.items() if v) == sorted([
+            ("minhash_signatures", snap, new_shard), ("dedup_clusters", snap),
+            ("dedup", snap, new_shard), ("dedup", snap, page["shard"])])
+        assert meta[("dedup_clusters", snap)]["shards_with_changed_decisions"].value == sorted([new_shard, page["shard"]])
+        after = {r["id"]: r for r in pq.read_table(tmp_path / f"out/dedup/{snap}").to_pylist()}
+        original = after[page["id"]]
+        assert original["cluster_size"] >= 2 and original["cluster_id"] is not None
+        copies = [r for r in after.values() if r["cluster_id"] == original["cluster_id"]]
+        assert sum(r["keep"] for r in copies) == 1
+        assert {r["reason"] for r in copies if not r["keep"]} <= {"minhash_duplicate", "exact_duplicate"}
+        assert meta[("dedup_clusters", snap)]["near_duplicates_removed"].value + \
+            meta[("dedup_clusters", snap)]["exact_duplicates_removed"].value >= 1
 
 
 def test_sensor_registers_snapshots_and_requests_only_changed_shards(small_crawl):
