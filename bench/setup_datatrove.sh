@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -x .dtvenv/bin/python ] || python3 -m venv .dtvenv
-.dtvenv/bin/pip install --quiet "datatrove[processing]==0.10.1" warcio faust-cchardet python-magic lxml_html_clean
+.dtvenv/bin/pip install --quiet "datatrove[processing]==0.10.1" warcio faust-cchardet python-magic lxml_html_clean spacy

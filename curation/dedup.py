@@ -246,20 +246,41 @@ class PriorIndex:
 
 @dataclass
 class Clusters:
-    """Per document of the snapshot (global order: shards by key, then rows): component label (the
-    smallest global index in it), whether its text / URL occurs twice, and the earlier snapshot it
-    matches (-1: none; else the position in ``prior``)."""
+    """The clusters of one snapshot, held only for documents that have a duplicate edge or flag.
+
+    Documents are numbered globally (shards by key, then rows). ``nodes`` (sorted) are the documents in
+    some edge and ``node_labels`` their component label (the smallest member). Flags are sorted index
+    arrays: text / URL occurring twice, and matches against earlier snapshots (``prior_idx`` with the
+    position in ``prior`` of the snapshot matched). Memory is proportional to duplicated documents, not to
+    the snapshot.
+    """
 
     shards: list[str]
     offsets: np.ndarray
-    labels: np.ndarray
+    nodes: np.ndarray
+    node_labels: np.ndarray
     text_repeated: np.ndarray
     url_repeated: np.ndarray
-    prior_match: np.ndarray
+    prior_idx: np.ndarray
+    prior_of: np.ndarray
     prior_exact: np.ndarray
     prior: list[str]
     edges: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+
+    @property
+    def documents(self) -> int:
+        return int(self.offsets[-1])
+
+    def labels_of(self, idx: np.ndarray) -> np.ndarray:
+        """Component label of each global index (a document in no edge is its own component)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(self.nodes) == 0:
+            return idx.copy()
+        pos = np.searchsorted(self.nodes, idx)
+        pos[pos == len(self.nodes)] = 0
+        hit = self.nodes[pos] == idx
+        return np.where(hit, self.node_labels[pos], idx)
 
 
 def _ranges(total: int, chunk: int) -> list[tuple[int, int | None]]:
@@ -275,32 +296,31 @@ def _slice(keys: np.ndarray, lo: int, hi: int | None) -> tuple[int, int]:
     return i0, i1
 
 
-def _merge_components(labels: np.ndarray, u: np.ndarray, v: np.ndarray) -> int:
-    """Union the edges (u, v) into ``labels`` (each document's component = its smallest member); returns
-    the number of edges that joined two components."""
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """Distinct values, sorted (numpy 2's hash-based ``np.unique`` is several times slower on uint64 keys)."""
+    a = np.sort(a)
+    if len(a) < 2:
+        return a
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def _union(nodes: np.ndarray, labels: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Components after adding edges (u, v) to the components given as (sorted nodes, label per node)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    a, b = labels[u], labels[v]
-    diff = a != b
-    if not diff.any():
-        return 0
-    a, b = a[diff], b[diff]
-    nodes, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
-    k = len(nodes)
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (inverse[:len(a)], inverse[len(a):])), shape=(k, k))
+    new_nodes = sorted_unique(np.concatenate([nodes, u, v]))
+    k = len(new_nodes)
+    src = np.searchsorted(new_nodes, np.concatenate([u, nodes]))
+    dst = np.searchsorted(new_nodes, np.concatenate([v, labels]))
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(k, k))
     _, comp = connected_components(graph, directed=False)
     rep = np.full(comp.max() + 1, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(rep, comp, nodes)
-    new = rep[comp]  # nodes is sorted: label L -> new[searchsorted(nodes, L)]
-    moved = nodes != new
-    if moved.any():
-        old, tgt = nodes[moved], new[moved]
-        pos = np.searchsorted(old, labels)
-        pos[pos == len(old)] = 0
-        hit = old[pos] == labels
-        labels[hit] = tgt[pos[hit]]
-    return int(diff.sum())
+    np.minimum.at(rep, comp, new_nodes)
+    return new_nodes, rep[comp]
 
 
 def find_clusters(shards: list[ShardInput], config: DedupConfig, prior: list[PriorIndex] = (),
@@ -314,19 +334,17 @@ def find_clusters(shards: list[ShardInput], config: DedupConfig, prior: list[Pri
             raise ValueError(f"{s.buckets.path}: {s.buckets.meta.get('n_bands')} bands, the configuration has "
                              f"{n_bands}: recompute the signatures")
     offsets = np.concatenate([[0], np.cumsum([s.rows for s in shards])]).astype(np.int64)
-    total = int(offsets[-1])
-    labels = np.arange(total, dtype=np.int64)
-    text_rep = np.zeros(total, dtype=bool)
-    url_rep = np.zeros(total, dtype=bool)
-    prior_match = np.full(total, -1, dtype=np.int16)
-    prior_exact = np.zeros(total, dtype=bool)
+    nodes = np.empty(0, dtype=np.int64)
+    labels = np.empty(0, dtype=np.int64)
+    repeated = {"text": [], "url": []}
+    prior_hits: list[tuple[np.ndarray, int]] = []
+    prior_exact = []
     edges, seconds = {}, {}
     for k, kind in enumerate(kinds(n_bands)):
         t0 = time.perf_counter()
         is_band = k < n_bands
         link = (config.near if is_band else config.exact if kind == "text" else config.url)
         check_prior = bool(prior) and (config.near if is_band else (config.exact and kind == "text"))
-        mark = None if is_band else (text_rep if kind == "text" else url_rep)
         key_arrays = [s.buckets[f"{kind}.keys"] for s in shards]
         row_arrays = [s.buckets[f"{kind}.rows"] for s in shards]
         n_keys = sum(len(a) for a in key_arrays)
@@ -344,34 +362,49 @@ def find_clusters(shards: list[ShardInput], config: DedupConfig, prior: list[Pri
             gidx = np.concatenate(parts_g)
             if check_prior:
                 for p, pi in enumerate(prior):
-                    pk = pi.index[f"{kind}.keys"] if f"{kind}.keys" in pi.index else np.empty(0, np.uint64)
+                    name = f"{kind}.keys"
+                    pk = pi.index[name] if name in pi.index else np.empty(0, np.uint64)
                     if len(pk) == 0:
                         continue
                     pos = np.searchsorted(pk, keys)
                     pos[pos == len(pk)] = 0
                     hit = pk[pos] == keys
-                    first = hit & (prior_match[gidx] < 0)
-                    prior_match[gidx[first]] = p
-                    if kind == "text":
-                        prior_exact[gidx[hit]] = True
+                    if hit.any():
+                        prior_hits.append((gidx[hit], p))
+                        if kind == "text":
+                            prior_exact.append(gidx[hit])
             order = np.argsort(keys, kind="stable")
             keys, gidx = keys[order], gidx[order]
             same = keys[1:] == keys[:-1]
             if not same.any():
                 continue
-            if mark is not None:
-                mark[gidx[1:][same]] = True
-                mark[gidx[:-1][same]] = True
+            if not is_band:
+                repeated[kind].append(gidx[1:][same])
+                repeated[kind].append(gidx[:-1][same])
             if link:
                 us.append(gidx[:-1][same])
                 vs.append(gidx[1:][same])
         if us:
             u, v = np.concatenate(us), np.concatenate(vs)
             edges[kind] = len(u)
-            _merge_components(labels, u, v)
+            nodes, labels = _union(nodes, labels, u, v)
         seconds[kind] = time.perf_counter() - t0
-    return Clusters([s.shard for s in shards], offsets, labels, text_rep, url_rep, prior_match, prior_exact,
-                    [p.snapshot for p in prior], edges, seconds)
+
+    def flags(parts):
+        return sorted_unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+
+    if prior_hits:  # the latest earlier snapshot matched, per document
+        idx = np.concatenate([h for h, _ in prior_hits])
+        snap = np.concatenate([np.full(len(h), p, dtype=np.int32) for h, p in prior_hits])
+        order = np.lexsort((-snap, idx))
+        idx, snap = idx[order], snap[order]
+        first = np.concatenate(([True], idx[1:] != idx[:-1]))
+        prior_idx, prior_of = idx[first], snap[first]
+    else:
+        prior_idx, prior_of = np.empty(0, np.int64), np.empty(0, np.int32)
+    return Clusters([s.shard for s in shards], offsets, nodes, labels, flags(repeated["text"]),
+                    flags(repeated["url"]), prior_idx, prior_of, flags(prior_exact), [p.snapshot for p in prior],
+                    edges, seconds)
 
 
 def write_index(path: str, shards: list[ShardInput], n_bands: int, fingerprint: str, snapshot: str,
@@ -385,7 +418,7 @@ def write_index(path: str, shards: list[ShardInput], n_bands: int, fingerprint: 
             for lo, hi in _ranges(sum(len(a) for a in key_arrays), chunk):
                 parts = [np.asarray(ka[slice(*_slice(ka, lo, hi))]) for ka in key_arrays]
                 if parts:
-                    w.append(np.unique(np.concatenate(parts)))
+                    w.append(sorted_unique(np.concatenate(parts)))
         w.close()
     except BaseException:
         w.abort()
@@ -403,18 +436,28 @@ def decide(clusters: Clusters, attributes, config: DedupConfig) -> pa.Table:
     """
     import polars as pl
 
-    labels = clusters.labels
-    sizes = np.bincount(labels, minlength=len(labels))[labels] if len(labels) else np.zeros(0, np.int64)
-    flagged = clusters.prior_match >= 0
-    if flagged.any():  # a cluster with a member seen in an earlier snapshot goes whole
-        comp_prior = np.full(len(labels), -1, dtype=np.int32)
-        np.maximum.at(comp_prior, labels[flagged], clusters.prior_match[flagged].astype(np.int32))
-        prior_of = comp_prior[labels]
-    else:
-        prior_of = np.full(len(labels), -1, dtype=np.int32)
-    members = np.flatnonzero((sizes > 1) | (prior_of >= 0))
+    members = sorted_unique(np.concatenate([clusters.nodes, clusters.prior_idx]))
     if len(members) == 0:
         return schema.empty(schema.CLUSTER_MEMBERS)
+    labels = clusters.labels_of(members)
+    by_label = np.sort(clusters.node_labels)
+    sizes = np.maximum(np.searchsorted(by_label, labels, side="right") - np.searchsorted(by_label, labels), 1)
+    prior_of = np.full(len(members), -1, dtype=np.int32)
+    if len(clusters.prior_idx):  # a cluster with a member seen in an earlier snapshot goes whole
+        flagged_labels = clusters.labels_of(clusters.prior_idx)
+        order = np.lexsort((-clusters.prior_of, flagged_labels))
+        fl, fp = flagged_labels[order], clusters.prior_of[order]
+        first = np.concatenate(([True], fl[1:] != fl[:-1]))
+        fl, fp = fl[first], fp[first]
+        pos = np.clip(np.searchsorted(fl, labels), 0, len(fl) - 1)
+        prior_of = np.where(fl[pos] == labels, fp[pos], -1).astype(np.int32)
+
+    def flag(sorted_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        if len(sorted_idx) == 0:
+            return np.zeros(len(idx), dtype=bool)
+        pos = np.clip(np.searchsorted(sorted_idx, idx), 0, len(sorted_idx) - 1)
+        return sorted_idx[pos] == idx
+
     frames = []
     for i, shard in enumerate(clusters.shards):
         lo, hi = clusters.offsets[i], clusters.offsets[i + 1]
@@ -428,13 +471,14 @@ def decide(clusters: Clusters, attributes, config: DedupConfig) -> pa.Table:
                                                     pl.Series("g", sel, dtype=pl.Int64)))
     df = pl.concat(frames)
     g = df["g"].to_numpy()
+    at = np.searchsorted(members, g)  # frames follow the order of ``members``, but be explicit
     df = df.with_columns(
-        pl.Series("label", labels[g], dtype=pl.Int64),
-        pl.Series("cluster_size", sizes[g], dtype=pl.Int32),
-        pl.Series("prior", prior_of[g], dtype=pl.Int32),
-        pl.Series("text_rep", clusters.text_repeated[g]),
-        pl.Series("url_rep", clusters.url_repeated[g]),
-        pl.Series("prior_exact", clusters.prior_exact[g]),
+        pl.Series("label", labels[at], dtype=pl.Int64),
+        pl.Series("cluster_size", sizes[at], dtype=pl.Int32),
+        pl.Series("prior", prior_of[at], dtype=pl.Int32),
+        pl.Series("text_rep", flag(clusters.text_repeated, g)),
+        pl.Series("url_rep", flag(clusters.url_repeated, g)),
+        pl.Series("prior_exact", flag(clusters.prior_exact, g)),
     )
     order = {"longest": [pl.col("text_chars").neg()], "first_fetched": [pl.col("fetch_date")],
              "last_fetched": [pl.col("fetch_date").dt.epoch("ms").neg()], "lowest_id": []}[config.keep]

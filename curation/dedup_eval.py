@@ -95,8 +95,10 @@ class PairMetrics:
                                    for k, (p, m) in self.by_bin.items()}}
 
 
-def true_pairs(texts: list[str], n_grams: int = 5) -> dict[tuple[int, int], float]:
-    """Exact Jaccard similarity of every pair of texts sharing at least one shingle."""
+def true_pairs(texts: list[str], n_grams: int = 5, max_df: int = 200) -> dict[tuple[int, int], float]:
+    """Exact Jaccard similarity of every pair of texts sharing at least one shingle that occurs in at most
+    ``max_df`` texts (a pair sharing only more common shingles - boilerplate - is far below 0.5 unless
+    the texts are tiny)."""
     sets = [shingle_set(t, n_grams) for t in texts]
     index = defaultdict(list)
     for i, s in enumerate(sets):
@@ -104,7 +106,7 @@ def true_pairs(texts: list[str], n_grams: int = 5) -> dict[tuple[int, int], floa
             index[sh].append(i)
     candidates = set()
     for docs in index.values():
-        if 1 < len(docs) <= 2000:
+        if 1 < len(docs) <= max_df:
             for a in range(len(docs)):
                 for b in range(a + 1, len(docs)):
                     candidates.add((docs[a], docs[b]))

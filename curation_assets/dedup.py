@@ -157,8 +157,8 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
                 shard_digests[sh] = digest(part.to_pydict())
             reasons = Counter(r for r in members.column("reason").to_pylist() if r)
             info = {
-                "fingerprint": fp, "rows": members.num_rows, "documents": int(clusters.offsets[-1]),
-                "removed": dict(reasons), "kept": int(clusters.offsets[-1]) - sum(reasons.values()),
+                "fingerprint": fp, "rows": members.num_rows, "documents": clusters.documents,
+                "removed": dict(reasons), "kept": clusters.documents - sum(reasons.values()),
                 "clusters": int(pc.count_distinct(members.column("cluster_id")).as_py() or 0),
                 "histogram": cluster_histogram(members), "shard_digests": shard_digests,
                 "changed_shards": sorted(sh for sh in shards

@@ -101,7 +101,7 @@ def test_recall_and_precision_against_true_jaccard_on_real_pages(tmp_path):
         ids = shard_split(table, 3)[shard_input].column("id").to_pylist()
         for r, i in enumerate(ids):
             pos[int(i[1:])] = off + r
-    label = np.array([clusters.labels[pos[i]] for i in range(len(texts))])
+    label = clusters.labels_of(np.array([pos[i] for i in range(len(texts))]))
     metrics = pair_metrics(true_pairs(texts), label)
     print(json.dumps(metrics.as_dict(), indent=1))
     assert metrics.pairs_high > 300 and metrics.pairs_low > 300

@@ -56,3 +56,19 @@ def test_crawl_on_s3_lists_reads_and_stores(s3_endpoint):
     assert store.info("documents", snap, "0000") == {"fingerprint": "f1", "rows": 3}
     assert store.read("documents", snap, "0000").num_rows == 3
     assert store.url("documents", snap, "0000") == f"s3://out/curated/documents/{snap}/0000.parquet"
+
+    # dedup side files on S3: uploaded whole, downloaded for memory-mapping
+    import tempfile
+
+    from curation.dedup import ArrayFile, DedupConfig, hasher, signature_table, write_buckets
+
+    sig = signature_table(table, hasher(DedupConfig().minhash))
+    store.write_side("minhash_signatures", snap, "0000.buckets", lambda p: write_buckets(p, sig, 14, "f2"))
+    assert store.side_exists("minhash_signatures", snap, "0000.buckets")
+    assert store.snapshots("minhash_signatures") == [snap]
+    with tempfile.TemporaryDirectory() as work:
+        buckets = ArrayFile(store.local_side("minhash_signatures", snap, "0000.buckets", work))
+        assert buckets.meta == {"fingerprint": "f2", "rows": 3, "n_bands": 14}
+        assert len(buckets["band00.keys"]) == 3 and list(buckets["text.keys"]) == sorted(buckets["text.keys"])
+        with pytest.raises(FileNotFoundError, match="0001.buckets"):
+            store.local_side("minhash_signatures", snap, "0001.buckets", work)

@@ -44,10 +44,12 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
         query = "{ assetNodes { assetKey { path } isPartitioned isObservable dependencyKeys { path } } }"
         nodes = requests.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]["assetNodes"]
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        assert set(by_key) == {"warc_files", "documents", "language"}
+        assert set(by_key) == {"warc_files", "documents", "language", "minhash_signatures", "dedup_clusters", "dedup"}
         assert all(n["isPartitioned"] for n in by_key.values()) and by_key["warc_files"]["isObservable"]
         assert [d["path"] for d in by_key["language"]["dependencyKeys"]] == [["documents"]]
         assert [d["path"] for d in by_key["documents"]["dependencyKeys"]] == [["warc_files"]]
+        assert [d["path"] for d in by_key["dedup_clusters"]["dependencyKeys"]] == [["minhash_signatures"]]
+        assert sorted(d["path"] for d in by_key["dedup"]["dependencyKeys"]) == [["dedup_clusters"], ["minhash_signatures"]]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -64,5 +66,8 @@ def test_cli_runs_every_partition_and_resumes_without_recomputing(small_crawl, t
     assert "documents per language" in first.stdout and "dropped per reason" in first.stdout
     assert len(list((tmp_path / "out/documents").glob("*/*.parquet"))) == 8
     assert len(list((tmp_path / "out/language").glob("*/*.parquet"))) == 8
+    assert len(list((tmp_path / "out/dedup").glob("*/*.parquet"))) == 8
+    assert "dedup labels rewritten: 8, unchanged: 0" in first.stdout and "deduplication" in first.stdout
     second = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0 and "shards recomputed: 0, up to date: 8" in second.stdout
+    assert "dedup labels rewritten: 0, unchanged: 8" in second.stdout

@@ -1,0 +1,169 @@
+"""Clustering time and peak memory for 1M and 10M documents of synthetic signatures with a known
+duplicate rate (the per-snapshot stage of dedup: merge sorted bucket files from disk, connected
+components, keep decision, index).
+
+Synthetic snapshot: N documents in S shards. 90% are unique (random band keys, text and URL hashes);
+10% are near-duplicates of a random unique document: each band is copied from it with probability 0.5
+(at least one), and 30% of them are exact copies (every band and the text hash). So exactly the 10%
+must be removed, one copy kept per cluster. Bucket files are written by a first process; the clustering
+runs in a second one whose peak RSS is the figure.
+
+    python bench/dedup_scale.py --docs 1000000 10000000 [--shards 64 256] [--chunk 4000000]
+
+Writes docs/dedup_scale.json.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DUP_RATE = 0.10
+EXACT_SHARE = 0.30
+N_BANDS = 14
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.uint64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def keys_of(doc: np.ndarray, kind: int) -> np.ndarray:
+    """Deterministic key of a unique document for band ``kind`` (0..13), text (14) or URL (15)."""
+    return _mix(doc.astype(np.uint64) * np.uint64(64) + np.uint64(kind + 1)) | np.uint64(1)
+
+
+def generate(workdir: str, n_docs: int, n_shards: int, seed: int = 0) -> int:
+    from curation.dedup import write_bucket_arrays
+
+    rng = np.random.default_rng(seed)
+    per = np.full(n_shards, n_docs // n_shards)
+    per[: n_docs % n_shards] += 1
+    start = 0
+    n_dup = 0
+    for s in range(n_shards):
+        doc = np.arange(start, start + per[s], dtype=np.int64)
+        start += per[s]
+        is_dup = _is_dup_global(doc, n_docs, seed)
+        source = rng.integers(0, n_docs, len(doc))
+        redo = _is_dup_global(source, n_docs, seed)  # a duplicate's source is a unique document
+        while redo.any():
+            source[redo] = rng.integers(0, n_docs, int(redo.sum()))
+            redo = _is_dup_global(source, n_docs, seed)
+        n_dup += int(is_dup.sum())
+        exact = is_dup & (_mix(doc.astype(np.uint64) + np.uint64(7)) % np.uint64(1000) < EXACT_SHARE * 1000)
+        bands = np.stack([keys_of(doc, b) for b in range(N_BANDS)], axis=1)
+        copy = rng.random((len(doc), N_BANDS)) < 0.5
+        copy[np.arange(len(doc)), rng.integers(0, N_BANDS, len(doc))] = True
+        copy[exact] = True
+        copy &= is_dup[:, None]
+        src_bands = np.stack([keys_of(source, b) for b in range(N_BANDS)], axis=1)
+        bands = np.where(copy, src_bands, bands)
+        text = np.where(exact, keys_of(source, 14), keys_of(doc, 14))
+        url = keys_of(doc, 15)
+        write_bucket_arrays(os.path.join(workdir, f"{s:04d}.buckets"), bands, text, url,
+                            np.ones(len(doc), bool), "synthetic")
+    return n_dup
+
+
+def _is_dup_global(doc: np.ndarray, n_docs: int, seed: int) -> np.ndarray:
+    """Which documents are duplicates: a fixed hash of the document number, so every shard agrees."""
+    return (_mix(doc.astype(np.uint64) * np.uint64(2654435761) + np.uint64(seed + 3)) % np.uint64(10_000)
+            < np.uint64(int(DUP_RATE * 10_000)))
+
+
+def cluster(workdir: str, n_shards: int, chunk: int) -> dict:
+    import pyarrow as pa
+
+    from curation.dedup import ArrayFile, DedupConfig, ShardInput, decide, find_clusters, write_index
+
+    inputs = []
+    for s in range(n_shards):
+        f = ArrayFile(os.path.join(workdir, f"{s:04d}.buckets"))
+        inputs.append(ShardInput(f"{s:04d}", f, int(f.meta["rows"])))
+    offsets = np.concatenate([[0], np.cumsum([i.rows for i in inputs])])
+
+    def attributes(shard: str) -> pa.Table:
+        i = int(shard)
+        doc = np.arange(offsets[i], offsets[i + 1])
+        return pa.table({"id": pa.array([f"doc{d:09d}" for d in doc]),
+                         "text_chars": pa.array((_mix(doc.astype(np.uint64)) % np.uint64(10_000)).astype(np.int64)),
+                         "fetch_date": pa.array(np.zeros(len(doc), "datetime64[ms]")).cast(pa.timestamp("ms", tz="UTC"))})
+
+    cfg = DedupConfig(url=False)
+    t0 = time.perf_counter()
+    clusters = find_clusters(inputs, cfg, chunk=chunk)
+    t1 = time.perf_counter()
+    peak_cluster = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    members = decide(clusters, attributes, cfg)
+    t2 = time.perf_counter()
+    write_index(os.path.join(workdir, "index.arrays"), inputs, N_BANDS, "synthetic", "S", chunk=chunk)
+    t3 = time.perf_counter()
+    removed = int((~np.asarray(members.column("keep"))).sum())
+    return {"cluster_s": round(t1 - t0, 1), "decide_s": round(t2 - t1, 1), "index_s": round(t3 - t2, 1),
+            "total_s": round(t3 - t0, 1), "removed": removed, "cluster_members": members.num_rows,
+            "peak_rss_after_clustering_mib": round(peak_cluster, 1),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "cpu_s": round(time.process_time(), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    ap.add_argument("--shards", type=int, nargs="+", default=None)
+    ap.add_argument("--chunk", type=int, default=4_000_000)
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--out", default=str(ROOT / "docs/dedup_scale.json"))
+    ap.add_argument("--step", choices=["generate", "cluster"])
+    ap.add_argument("--n", type=int)
+    ap.add_argument("--s", type=int)
+    args = ap.parse_args()
+    if args.step == "generate":
+        t0 = time.perf_counter()
+        n_dup = generate(args.workdir, args.n, args.s)
+        print(json.dumps({"duplicates": n_dup, "generate_s": round(time.perf_counter() - t0, 1)}))
+        return
+    if args.step == "cluster":
+        print(json.dumps(cluster(args.workdir, args.s, args.chunk)))
+        return
+    shards = args.shards or [64 if n <= 1_000_000 else 256 for n in args.docs]
+    results = []
+    for n, s in zip(args.docs, shards):
+        work = tempfile.mkdtemp(prefix="dedup-scale-", dir=args.workdir)
+        try:
+            gen = _run(["--step", "generate", "--workdir", work, "--n", str(n), "--s", str(s)])
+            disk = sum(f.stat().st_size for f in Path(work).iterdir())
+            res = _run(["--step", "cluster", "--workdir", work, "--s", str(s), "--chunk", str(args.chunk)])
+            row = {"documents": n, "shards": s, "chunk": args.chunk, "bucket_files_mib": round(disk / 2**20),
+                   "expected_removed": gen["duplicates"], **gen, **res, "correct": res["removed"] == gen["duplicates"]}
+            results.append(row)
+            print(json.dumps(row))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    Path(args.out).parent.mkdir(exist_ok=True)
+    Path(args.out).write_text(json.dumps({"duplicate_rate": DUP_RATE, "exact_share": EXACT_SHARE,
+                                                            "results": results}, indent=1) + "\n")
+
+
+def _run(extra: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *extra], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()
