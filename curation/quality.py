@@ -360,3 +360,29 @@ def _decide(df, t: Thresholds):
         pl.coalesce([pl.col(f"{n}_reason") for n in FILTERS]).alias("quality_reason"),
     )
     return df
+
+
+def quality_schema():
+    """Arrow schema of the per-shard quality table: signals, verdicts, model scores and the bucket."""
+    import pyarrow as pa
+
+    fields = [pa.field("id", pa.string(), nullable=False)]
+    for c in SIGNAL_COLUMNS:
+        fields.append(pa.field(c, pa.int64() if c in INT_SIGNALS else pa.bool_() if c in BOOL_SIGNALS else pa.float64()))
+    for f in FILTERS:
+        fields += [pa.field(f"{f}_pass", pa.bool_()), pa.field(f"{f}_reason", pa.string())]
+    fields += [pa.field("quality_pass", pa.bool_()), pa.field("quality_reason", pa.string()),
+               pa.field("classifier_score", pa.float32()), pa.field("quality_bucket", pa.int8()),
+               pa.field("edu_score", pa.float32()), pa.field("perplexity", pa.float32())]
+    return pa.schema(fields, metadata={"description": "Heuristic signals and verdicts, model scores, quality bucket."})
+
+
+def signals_table(ids: list[str], texts: list[str], languages: list[str | None], config: SignalConfig = SignalConfig()):
+    """A Polars DataFrame of id + every signal, one row per document."""
+    import polars as pl
+
+    rows = [signals(t, lang, config) for t, lang in zip(texts, languages)]
+    schema = {c: (pl.Int64 if c in INT_SIGNALS else pl.Boolean if c in BOOL_SIGNALS else pl.Float64)
+              for c in SIGNAL_COLUMNS}
+    df = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    return df.insert_column(0, pl.Series("id", ids, dtype=pl.String))

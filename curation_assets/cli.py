@@ -69,21 +69,25 @@ def run(args) -> int:
     shard_job = defs.resolve_job_def("curate_shards")
     cluster_job = defs.resolve_job_def("cluster_snapshot")
     label_job = defs.resolve_job_def("label_shards")
+    classifier_job = defs.resolve_job_def("train_quality_classifier")
+    run_config = dict(QUIET_LOGS)
+    if args.perplexity:
+        run_config["resources"] = {"quality_settings": {"config": {"perplexity": True}}}
     keys = [(s, sh) for s in snapshots for sh in SHARDS.get_partition_keys()]
     failures, recomputed = [], Counter()
     t0 = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
 
-    def execute(job, key, label):
-        result = job.execute_in_process(partition_key=key, instance=instance, run_config=QUIET_LOGS,
+    def execute(job, key, label, config=QUIET_LOGS):
+        result = job.execute_in_process(partition_key=key, instance=instance, run_config=config,
                                         raise_on_error=False)
         if not result.success:
             failures.append((label, _failure_message(result)))
         return result
 
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("partitions", total=2 * len(keys) + len(snapshots))
+        task = progress.add_task("partitions", total=2 * len(keys) + len(snapshots) + 1)
         for snapshot, shard in keys:
             progress.update(task, description=f"extract, language, signatures: {snapshot} shard {shard}")
             result = execute(shard_job, partition_key(snapshot, shard), f"{snapshot} shard {shard}")
@@ -99,10 +103,17 @@ def run(args) -> int:
                 if not result.success:
                     failed_snapshots.add(snapshot)
             progress.advance(task)
+        progress.update(task, description="training the quality classifier")
+        if not failures:
+            result = execute(classifier_job, None, "quality classifier")
+            if not result.success:
+                failed_snapshots.update(snapshots)
+        progress.advance(task)
         for snapshot, shard in keys:
-            progress.update(task, description=f"dedup labels: {snapshot} shard {shard}")
+            progress.update(task, description=f"dedup and quality labels: {snapshot} shard {shard}")
             if snapshot not in failed_snapshots:
-                result = execute(label_job, partition_key(snapshot, shard), f"{snapshot} shard {shard} labels")
+                result = execute(label_job, partition_key(snapshot, shard), f"{snapshot} shard {shard} labels",
+                                 run_config)
                 if result.success:
                     for mat in result.asset_materializations_for_node("dedup"):
                         recomputed["labels rewritten" if mat.metadata["recomputed"].value else "labels unchanged"] += 1
@@ -152,6 +163,17 @@ def _summary(console, defs, snapshots, seconds, recomputed) -> None:
     for reason, n in dropped.most_common():
         t.add_row(reason, f"{n:,}")
     console.print(t)
+    q = Counter()
+    qn = 0
+    for s in snapshots:
+        for sh in SHARDS.get_partition_keys():
+            qi = store.info("quality", s, sh) or {}
+            if qi:
+                qn += qi["rows"]
+                q.update({k: v * qi["rows"] for k, v in qi["pass_rate"].items()})
+    if qn:
+        console.print("quality     pass rate " + ", ".join(f"{k} {v / qn:.2f}" for k, v in q.items())
+                      + f"  (labels over {qn:,} documents; thresholds applied when the mixture is built)")
     t = Table("snapshot", "documents", "kept", "exact dup", "URL dup", "near dup", "clusters",
               title="deduplication (labels; applied when the mixture is built)")
     for s in snapshots:
@@ -171,6 +193,8 @@ def main(argv=None) -> int:
     r.add_argument("--output", help="base folder or s3:// URL for Parquet shards (default: ./curation_output)")
     r.add_argument("--shards", type=int, help="shard count (default 4, or $CURATION_NUM_SHARDS)")
     r.add_argument("--snapshots", help="comma-separated snapshots to run (default: all)")
+    r.add_argument("--perplexity", action="store_true",
+                   help="also score perplexity under SmolLM2-135M (slow on a CPU: about 1 s per document)")
     r.add_argument("--dagster-home", default="dagster_home", help="Dagster instance folder (default ./dagster_home)")
     args = ap.parse_args(argv)
     return run(args)

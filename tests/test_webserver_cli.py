@@ -44,8 +44,10 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
         query = "{ assetNodes { assetKey { path } isPartitioned isObservable dependencyKeys { path } } }"
         nodes = requests.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]["assetNodes"]
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        assert set(by_key) == {"warc_files", "documents", "language", "minhash_signatures", "dedup_clusters", "dedup"}
-        assert all(n["isPartitioned"] for n in by_key.values()) and by_key["warc_files"]["isObservable"]
+        assert set(by_key) == {"warc_files", "documents", "language", "minhash_signatures", "dedup_clusters", "dedup",
+                               "quality_classifier", "quality"}
+        assert all(n["isPartitioned"] for k, n in by_key.items() if k != "quality_classifier")
+        assert not by_key["quality_classifier"]["isPartitioned"] and by_key["warc_files"]["isObservable"]
         assert [d["path"] for d in by_key["language"]["dependencyKeys"]] == [["documents"]]
         assert [d["path"] for d in by_key["documents"]["dependencyKeys"]] == [["warc_files"]]
         assert [d["path"] for d in by_key["dedup_clusters"]["dependencyKeys"]] == [["minhash_signatures"]]
