@@ -84,9 +84,9 @@ class TrainConfig:
     seed: int = 0
 
 
-def split_of(text: str, holdout: float) -> str:
-    """A stable train/holdout split by a hash of the text."""
-    h = int(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest(), 16)
+def split_of(text: str, holdout: float, salt: str = "") -> str:
+    """A stable train/holdout split by a hash of the text (``salt`` makes independent splits)."""
+    h = int(hashlib.blake2b((salt + text).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest(), 16)
     return "holdout" if (h % 10_000) < holdout * 10_000 else "train"
 
 
@@ -103,8 +103,8 @@ def train_fasttext(positives: list[str], negatives: list[str], out_path: str,
     rng.shuffle(neg)
     neg = neg[: max(1, int(len(pos) * config.negatives_per_positive))]
     rows = [(POSITIVE, t) for t in pos] + [(NEGATIVE, t) for t in neg]
-    train = [(lab, t) for lab, t in rows if split_of(t, config.holdout) == "train"]
-    hold = [(lab, t) for lab, t in rows if split_of(t, config.holdout) == "holdout"]
+    train = [(lab, t) for lab, t in rows if split_of(t, config.holdout, "classifier") == "train"]
+    hold = [(lab, t) for lab, t in rows if split_of(t, config.holdout, "classifier") == "holdout"]
     rng.shuffle(train)
     with tempfile.TemporaryDirectory(prefix="curation-ft-") as tmp:
         data = os.path.join(tmp, "train.txt")
@@ -221,8 +221,8 @@ def train_classifier(kind: str, positives: list[str], negatives: list[str], out_
     rng.shuffle(neg)
     neg = neg[: max(1, int(len(pos) * config.negatives_per_positive))]
     rows = [(1, t) for t in pos] + [(0, t) for t in neg]
-    train = [(y, t) for y, t in rows if split_of(t, config.holdout) == "train"]
-    hold = [(y, t) for y, t in rows if split_of(t, config.holdout) == "holdout"]
+    train = [(y, t) for y, t in rows if split_of(t, config.holdout, "classifier") == "train"]
+    hold = [(y, t) for y, t in rows if split_of(t, config.holdout, "classifier") == "holdout"]
     emb = Embedder()
     x = emb.embed([t for _, t in train])
     head = LinearHead.fit(x, np.array([y for y, _ in train], dtype=float))
