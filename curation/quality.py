@@ -72,6 +72,10 @@ C4_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", 
 TERMINAL_PUNCTUATION = tuple("!.?\u0589\u061d\u061e\u061f\u06d4\u0700\u0701\u0702\u07f9\u0837\u0839\u083d\u083e\u0964\u0965\u104a\u104b\u1362\u1367\u1368\u166e\u1735\u1736\u17d4\u17d5\u17d6\u17d9\u17da\u1803\u1809\u1944\u1945\u1aa8\u1aa9\u1aaa\u1aab\u1b5a\u1b5b\u1b5e\u1b5f\u1b7d\u1b7e\u1c3b\u1c3c\u1c7e\u1c7f\u203c\u203d\u2047\u2048\u2049\u2e2e\u2e3c\u2e53\u2e54\u3002\ua4ff\ua60e\ua60f\ua6f3\ua6f7\ua876\ua877\ua8ce\ua8cf\ua92f\ua9c8\ua9c9\uaa5d\uaa5e\uaa5f\uaaf0\uaaf1\uabeb\ufe52\ufe56\ufe57\uff01\uff0e\uff1f\uff61\U00010a56\U00010a57\U00010f55\U00010f56\U00010f57\U00010f58\U00010f59\U00010f86\U00010f87\U00010f88\U00010f89\U00011047\U00011048\U000110be\U000110bf\U000110c0\U000110c1\U00011141\U00011142\U00011143\U000111c5\U000111c6\U000111cd\U000111de\U000111df\U00011238\U00011239\U0001123b\U0001123c\U000112a9\U0001144b\U0001144c\U000115c2\U000115c3\U000115c9\U000115ca\U000115cb\U000115cc\U000115cd\U000115ce\U000115cf\U000115d0\U000115d1\U000115d2\U000115d3\U000115d4\U000115d5\U000115d6\U000115d7\U00011641\U00011642\U0001173c\U0001173d\U0001173e\U00011944\U00011946\U00011a42\U00011a43\U00011a9b\U00011a9c\U00011c41\U00011c42\U00011ef7\U00011ef8\U00011f43\U00011f44\U00016a6e\U00016a6f\U00016af5\U00016b37\U00016b38\U00016b44\U00016e98\U0001bc9f\U0001da88")
 
 
+_SYMBOL_WORD = regex.compile("(?m)^[" + "".join(regex.escape(c) for c in sorted(PUNCTUATION_SET)) + "]+$")
+_ALPHA_WORD = regex.compile(r"(?m)^[^\n]*?\p{L}")  # str.isalpha() is true exactly for category L
+
+
 def words(text: str) -> list[str]:
     if _HAS_NO_SPACE.search(text):
         return _WORD_RE.findall(text)
@@ -133,6 +137,8 @@ def _top_ngram_chars(grams: _NGrams, n: int) -> int:
 def _dup_ngram_chars(grams: _NGrams, n: int) -> int:
     """Characters in n-grams already seen, skipping past each repeat (Gopher's duplicated n-gram fraction)."""
     keys, lengths = grams.keys(n)
+    if len(set(keys)) == len(keys):  # no n-gram occurs twice: nothing to count (most documents, at 5+ words)
+        return 0
     seen: set = set()
     chars = i = 0
     last = len(keys)
@@ -169,19 +175,23 @@ def signals(text: str, language: str | None = None, config: SignalConfig = Signa
         return {**out, **{k: None for k in SIGNAL_COLUMNS if k != "chars"}}
     ws = words(text)
     n_words = len(ws)
-    non_symbol = [w for w in ws if any(ch not in PUNCTUATION_SET for ch in w)]
+    # per-word tests as one regex pass over the words joined by newlines (tokens never contain a newline)
+    joined = "\n".join(ws)
+    symbol_only = _SYMBOL_WORD.findall(joined)
+    n_non_symbol = n_words - len(symbol_only)
+    non_symbol_chars = sum(map(len, ws)) - sum(map(len, symbol_only))
     lines = text.splitlines()
     stop = dict(config.stop_words_per_language).get(language or "", config.stop_words)
     lowered = {w.lower() for w in ws} if any(s.lower() != s for s in stop) else set(ws)
     out.update({
         "words": n_words,
-        "non_symbol_words": len(non_symbol),
-        "mean_word_length": (sum(map(len, non_symbol)) / len(non_symbol)) if non_symbol else 0.0,
+        "non_symbol_words": n_non_symbol,
+        "mean_word_length": (non_symbol_chars / n_non_symbol) if n_non_symbol else 0.0,
         "hash_ratio": text.count("#") / max(n_words, 1),
         "ellipsis_ratio": (text.count("...") + text.count("…")) / max(n_words, 1),
         "bullet_lines_ratio": sum(s.lstrip().startswith(("•", "-")) for s in lines) / max(len(lines), 1),
         "ellipsis_lines_ratio": sum(s.rstrip().endswith(("...", "…")) for s in lines) / max(len(lines), 1),
-        "alpha_words_ratio": sum(any(c.isalpha() for c in w) for w in ws) / max(n_words, 1),
+        "alpha_words_ratio": len(_ALPHA_WORD.findall(joined)) / max(n_words, 1),
         "stop_words": len(set(stop) & (set(ws) | lowered)),
     })
     # Gopher repetition
