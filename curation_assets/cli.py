@@ -70,6 +70,7 @@ def run(args) -> int:
     cluster_job = defs.resolve_job_def("cluster_snapshot")
     label_job = defs.resolve_job_def("label_shards")
     classifier_job = defs.resolve_job_def("train_quality_classifier")
+    mixture_job = defs.resolve_job_def("build_mixture")
     run_config = dict(QUIET_LOGS)
     if args.perplexity:
         run_config["resources"] = {"quality_settings": {"config": {"perplexity": True}}}
@@ -87,7 +88,7 @@ def run(args) -> int:
         return result
 
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("partitions", total=2 * len(keys) + len(snapshots) + 1)
+        task = progress.add_task("partitions", total=2 * len(keys) + len(snapshots) + 2)
         for snapshot, shard in keys:
             progress.update(task, description=f"extract, language, signatures: {snapshot} shard {shard}")
             result = execute(shard_job, partition_key(snapshot, shard), f"{snapshot} shard {shard}")
@@ -118,6 +119,14 @@ def run(args) -> int:
                     for mat in result.asset_materializations_for_node("dedup"):
                         recomputed["labels rewritten" if mat.metadata["recomputed"].value else "labels unchanged"] += 1
             progress.advance(task)
+        progress.update(task, description="mixture")
+        if not failures and not args.no_mixture:
+            mix_config = dict(QUIET_LOGS)
+            if args.mixture:
+                path = str(Path(args.mixture).resolve())
+                mix_config["ops"] = {"mixture": {"config": {"path": path}}, "corpora": {"config": {"path": path}}}
+            execute(mixture_job, None, "mixture", mix_config)
+        progress.advance(task)
     _summary(console, defs, snapshots, time.perf_counter() - t0, recomputed)
     for label, msg in failures:
         console.print(f"[red]FAILED {label}: {msg}")
@@ -183,16 +192,38 @@ def _summary(console, defs, snapshots, seconds, recomputed) -> None:
             t.add_row(s, f"{c['documents']:,}", f"{c['kept']:,}", f"{r.get('exact_duplicate', 0):,}",
                       f"{r.get('url_duplicate', 0):,}", f"{r.get('minhash_duplicate', 0):,}", f"{c['clusters']:,}")
     console.print(t)
+    _mixture_summary(console, store)
+
+
+def _mixture_summary(console, store) -> None:
+    import json
+
+    from rich.table import Table
+
+    for name in store.snapshots("mixtures"):
+        if not store.side_exists("mixtures", name, "manifest.json"):
+            continue
+        with store.fs.open(store.side_path("mixtures", name, "manifest.json")) as fh:
+            man = json.load(fh)
+        t = Table("group", "target", "achieved", "tokens", "documents", "repetition", "shortfall",
+                  title=f"mixture {name}: {man['total_tokens']:,} tokens in {len(man['shards'])} shards "
+                        f"(data card: {store.side_url('mixtures', name, 'DATA_CARD.md')})")
+        for g in man["groups"]:
+            t.add_row(g["group"], f"{g['target_weight']:.3f}", f"{g['achieved_weight']:.3f}", f"{g['tokens']:,}",
+                      f"{g['documents']:,}", f"{g['repetition']:.2f}", f"{g['shortfall_tokens']:,}")
+        console.print(t)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="curation", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="materialise every asset (extraction, language ID, dedup) for every snapshot x shard")
+    r = sub.add_parser("run", help="materialise every asset, from WARC files to the training mixture, for every snapshot x shard")
     r.add_argument("--crawl-root", help="local folder or s3:// URL (default: the bundled sample crawl)")
     r.add_argument("--output", help="base folder or s3:// URL for Parquet shards (default: ./curation_output)")
     r.add_argument("--shards", type=int, help="shard count (default 4, or $CURATION_NUM_SHARDS)")
     r.add_argument("--snapshots", help="comma-separated snapshots to run (default: all)")
+    r.add_argument("--mixture", help="mixture YAML to build (default mixtures/demo.yaml)")
+    r.add_argument("--no-mixture", action="store_true", help="stop after the per-shard labels")
     r.add_argument("--perplexity", action="store_true",
                    help="also score perplexity under SmolLM2-135M (slow on a CPU: about 1 s per document)")
     r.add_argument("--dagster-home", default="dagster_home", help="Dagster instance folder (default ./dagster_home)")

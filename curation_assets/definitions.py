@@ -5,6 +5,7 @@ import dagster as dg
 
 from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.documents import documents
+from curation_assets.mixing import corpora, mixture
 from curation_assets.quality import quality, quality_classifier
 from curation_assets.language import language
 from curation_assets.settings import crawl_root, output_base
@@ -28,6 +29,10 @@ label_shards = dg.define_asset_job(
     "label_shards", selection=[dedup, quality],
     description="Per-shard dedup and quality labels (after cluster_snapshot and train_quality_classifier).",
 )
+build_mixture = dg.define_asset_job(
+    "build_mixture", selection=[corpora, mixture],
+    description="The training mixture from every stage's labels (after label_shards).",
+)
 observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_files],
                                          description="Record a data version (file-list fingerprint) per shard.")
 
@@ -43,8 +48,10 @@ def resources() -> dict:
 
 
 defs = dg.Definitions(
-    assets=[warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality],
-    jobs=[curate_shards, cluster_snapshot, train_quality_classifier, label_shards, observe_warc_files],
+    assets=[warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality,
+            corpora, mixture],
+    jobs=[curate_shards, cluster_snapshot, train_quality_classifier, label_shards, build_mixture,
+          observe_warc_files],
     sensors=[crawl_sensor],
     schedules=[snapshot_schedule],
     resources=resources(),

@@ -2,6 +2,7 @@
 serves the asset graph over GraphQL; `curation run` materialises every partition of a crawl, prints the
 summary, and on a second run recomputes nothing."""
 
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import ROOT
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +48,8 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
         nodes = requests.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]["assetNodes"]
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert set(by_key) == {"warc_files", "documents", "language", "minhash_signatures", "dedup_clusters", "dedup",
-                               "quality_classifier", "quality"}
-        assert all(n["isPartitioned"] for k, n in by_key.items() if k != "quality_classifier")
+                               "quality_classifier", "quality", "corpora", "mixture"}
+        assert all(n["isPartitioned"] for k, n in by_key.items() if k not in ("quality_classifier", "corpora", "mixture"))
         assert not by_key["quality_classifier"]["isPartitioned"] and by_key["warc_files"]["isObservable"]
         assert [d["path"] for d in by_key["language"]["dependencyKeys"]] == [["documents"]]
         assert [d["path"] for d in by_key["documents"]["dependencyKeys"]] == [["warc_files"]]
@@ -73,3 +76,24 @@ def test_cli_runs_every_partition_and_resumes_without_recomputing(small_crawl, t
     second = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0 and "shards recomputed: 0, up to date: 8" in second.stdout
     assert "dedup labels rewritten: 0, unchanged: 8" in second.stdout
+
+    # the whole pipeline ends in the mixture: shards, manifest and data card; weights met within tolerance
+    mix = tmp_path / "out/mixtures/demo"
+    manifest = json.loads((mix / "manifest.json").read_text())
+    assert (mix / "DATA_CARD.md").exists() and list(mix.glob("part-*.parquet"))
+    assert {g["group"] for g in manifest["groups"]} == {"crawl/CC-MAIN-2024-22", "crawl/CC-MAIN-2020-34", "wikipedia/-"}
+    for g in manifest["groups"]:  # each group meets its token target, or its shortfall is reported
+        assert abs(g["tokens"] - g["target_tokens"]) <= 0.02 * g["target_tokens"] or \
+            g["shortfall_tokens"] == g["target_tokens"] - g["tokens"] > 0, g
+    assert "mixture demo" in second.stdout
+
+    # a changed weight rebuilds the mixture and recomputes nothing upstream
+    yaml_text = (ROOT / "mixtures/demo.yaml").read_text().replace("crawl/CC-MAIN-2024-22: 0.4", "crawl/CC-MAIN-2024-22: 0.2")
+    (tmp_path / "m.yaml").write_text(yaml_text.replace("../sample_data", str(ROOT / "sample_data")))
+    third = subprocess.run(args + ["--mixture", str(tmp_path / "m.yaml")], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert third.returncode == 0 and "shards recomputed: 0, up to date: 8" in third.stdout
+    assert "dedup labels rewritten: 0, unchanged: 8" in third.stdout
+    after = json.loads((mix / "manifest.json").read_text())
+    assert after["fingerprint"] != manifest["fingerprint"]
+    assert {g["group"]: g["target_weight"] for g in after["groups"]}["crawl/CC-MAIN-2024-22"] == pytest.approx(0.25)

@@ -1,0 +1,131 @@
+"""Mixing on real text with the real tokenizer: token weights within tolerance, repetition caps with the
+shortfall reported, rehydration by cluster size, determinism, shards, manifest and data card."""
+
+import gzip
+import json
+
+import polars as pl
+import pytest
+
+from curation.mixing import (MixtureConfig, count_tokens, data_card, group_key, load_tokenizer, manifest, sample,
+                             write_shards)
+from tests.conftest import DATA, ROOT
+
+
+@pytest.fixture(scope="module")
+def candidates() -> pl.DataFrame:
+    with gzip.open(DATA / "cc-main-2019-30-docs.jsonl.gz", "rt") as fh:
+        web = [json.loads(line) for line in fh]
+    web = [r for r in web if r["text"].strip()]
+    wiki = [json.loads(line) for line in open(ROOT / "sample_data/quality/wikipedia-abstracts-en.jsonl")]
+    rows = [{"id": f"w{i}", "text": r["text"], "source": "web", "cluster_size": 1 + (i % 7 == 0) * 5,
+             "language": "xx"} for i, r in enumerate(web)]
+    rows += [{"id": f"k{i}", "text": r["text"], "source": "wiki", "cluster_size": 1, "language": "en"}
+             for i, r in enumerate(wiki)]
+    df = pl.DataFrame(rows)
+    tok = load_tokenizer(None)
+    df = df.with_columns(pl.Series("tokens", count_tokens(df["text"].to_list(), tok)))
+    return df.with_columns(pl.Series("group", [group_key(r, ["source"]) for r in df.iter_rows(named=True)]))
+
+
+def test_tokenizer_is_smollm2_from_the_wheel():
+    tok = load_tokenizer(None)
+    assert tok.vocab_size == 49152
+    assert count_tokens(["Hello world, this is a test."], tok)[0] == 8
+
+
+def test_weights_are_met_in_tokens(candidates):
+    cfg = MixtureConfig(weights={"web": 0.7, "wiki": 0.3}, total_tokens=60_000, tolerance=0.02)
+    chosen, results = sample(candidates, cfg)
+    total = int(chosen["tokens"].sum())
+    assert abs(total - 60_000) <= 0.02 * 60_000
+    by = {r.group: r for r in results}
+    for g, w in (("web", 0.7), ("wiki", 0.3)):
+        assert abs(by[g].tokens / total - w) <= 0.02, (g, by[g])
+        assert by[g].shortfall_tokens == 0
+    assert chosen["repeat"].max() == 0  # enough text: nothing repeated
+
+
+def test_short_group_is_repeated_up_to_the_cap_and_the_shortfall_reported(candidates):
+    wiki_tokens = int(candidates.filter(pl.col("group") == "wiki")["tokens"].sum())
+    cfg = MixtureConfig(weights={"web": 0.5, "wiki": 0.5}, total_tokens=2 * 10 * wiki_tokens, max_repeats=3)
+    chosen, results = sample(candidates, cfg)
+    by = {r.group: r for r in results}
+    assert by["wiki"].repetition == pytest.approx(3.0, abs=0.01)  # capped at max_repeats
+    assert by["wiki"].shortfall_tokens == by["wiki"].target_tokens - by["wiki"].tokens > 0
+    per_doc = chosen.filter(pl.col("group") == "wiki").group_by("id").len()["len"]
+    assert per_doc.max() == 3
+
+
+def test_rehydration_gives_more_copies_to_documents_from_larger_clusters(candidates):
+    web_tokens = int(candidates.filter(pl.col("group") == "web")["tokens"].sum())
+    cfg = MixtureConfig(weights={"web": 1.0}, total_tokens=web_tokens * 2, rehydrate={1: 1, 5: 3}, max_repeats=4)
+    chosen, _ = sample(candidates, cfg)
+    copies = chosen.group_by("id").len().join(candidates.select("id", "cluster_size"), on="id")
+    big = copies.filter(pl.col("cluster_size") >= 5)["len"].mean()
+    small = copies.filter(pl.col("cluster_size") < 5)["len"].mean()
+    assert big > 2 * small
+
+
+def test_sampling_is_deterministic_and_independent_of_input_order(candidates):
+    cfg = MixtureConfig(weights={"web": 0.6, "wiki": 0.4}, total_tokens=40_000, seed=7)
+    a, _ = sample(candidates, cfg)
+    shuffled = candidates.sample(fraction=1.0, shuffle=True, seed=3)
+    b, _ = sample(shuffled, cfg)
+    assert a["id"].to_list() == b["id"].to_list()  # same documents, same shuffled order
+    c, _ = sample(candidates, MixtureConfig(weights={"web": 0.6, "wiki": 0.4}, total_tokens=40_000, seed=8))
+    assert set(c["id"].to_list()) != set(a["id"].to_list())
+    groups = a["group"].to_list()
+    assert groups != sorted(groups)  # the final order is shuffled, not grouped
+
+
+def test_shards_manifest_and_data_card(candidates, tmp_path):
+    cfg = MixtureConfig(weights={"web": 0.5, "wiki": 0.5}, total_tokens=30_000, shard_tokens=8_000)
+    chosen, results = sample(candidates, cfg)
+    shards = write_shards(chosen, str(tmp_path), cfg)
+    assert len(shards) >= 3 and sum(s["tokens"] for s in shards) == int(chosen["tokens"].sum())
+    back = pl.read_parquet(tmp_path / "part-*.parquet")
+    assert back.height == chosen.height and set(back["id"]) == set(chosen["id"])
+    man = manifest(results, cfg, shards, {"stats": {}})
+    md = data_card(man, {"languages": {"en": 3}, "sources": {"web": 1}, "removed": {"dup": 2},
+                         "dedup": {"S": {"documents": 10, "removed": 2}}}, str(tmp_path))
+    assert "| web |" in md and (tmp_path / "DATA_CARD.md").exists() and (tmp_path / "groups.svg").exists()
+    cfg_z = MixtureConfig(weights={"web": 1.0}, total_tokens=5_000, format="jsonl.zst")
+    z, _ = sample(candidates, cfg_z)
+    entries = write_shards(z, str(tmp_path / "z"), cfg_z)
+    import zstandard
+
+    with open(tmp_path / "z" / entries[0]["file"], "rb") as fh:
+        lines = zstandard.ZstdDecompressor().stream_reader(fh).read().decode().splitlines()
+    assert len(lines) == entries[0]["documents"] and json.loads(lines[0])["text"]
+
+
+def test_mixture_yaml_is_validated(tmp_path):
+    cfg = MixtureConfig.from_yaml(str(ROOT / "mixtures/demo.yaml"))
+    assert cfg.corpora[0].path.endswith("sample_data/quality/wikipedia-abstracts-en.jsonl")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nweights: {a: 1}\ngroup_by: [colour]\n")
+    with pytest.raises(ValueError, match="cannot group by"):
+        MixtureConfig.from_yaml(str(bad))
+    bad.write_text("name: x\nwieghts: {a: 1}\n")
+    with pytest.raises(ValueError, match="unknown mixture keys"):
+        MixtureConfig.from_yaml(str(bad))
+
+
+def test_topic_clusters_group_similar_documents():
+    from curation.mixing import kmeans, topic_labels
+
+    sport = ["The striker scored twice as the home team won the football match.",
+             "The goalkeeper saved a penalty in the second half of the match.",
+             "Fans cheered as the team lifted the league trophy after the final."]
+    cook = ["Whisk the eggs with sugar, then fold in the flour and bake for 30 minutes.",
+            "Simmer the tomatoes with garlic and basil to make a simple pasta sauce.",
+            "Knead the dough, let it rise for an hour, then bake the bread until golden."]
+    labels = topic_labels(sport + cook, k=2, seed=0)
+    assert len(set(labels[:3])) == 1 and len(set(labels[3:])) == 1 and labels[0] != labels[3]
+    assert labels == topic_labels(sport + cook, k=2, seed=0)
+    import numpy as np
+
+    x = np.r_[np.zeros((5, 2)), np.ones((9, 2)) * 5]
+    lab, cent = kmeans(x, 2, seed=1)
+    assert list(lab) == [1] * 5 + [0] * 9  # clusters numbered by decreasing size
