@@ -1,0 +1,73 @@
+"""The production instance configuration (deploy/dagster.yaml) against a real PostgreSQL server on
+loopback, started by scripts/postgres.sh: a materialisation's run and events land in PostgreSQL."""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+import dagster as dg
+import pytest
+
+from curation.sharding import shard_keys
+from curation.sources import CrawlSource
+from curation_assets.documents import documents
+from curation_assets.partitions import SNAPSHOTS, partition_key
+from curation_assets.sources import warc_files
+from resources import CrawlSourceResource, StorageResource
+from tests.conftest import ROOT
+
+SCRIPT = ROOT / "scripts/postgres.sh"
+
+
+@pytest.fixture
+def postgres_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    work = tempfile.mkdtemp(prefix="curation-pg-")
+    os.chmod(work, 0o777)  # the server runs as the postgres user
+    url = subprocess.run([str(SCRIPT), "start", f"{work}/pg", str(port)], check=True, capture_output=True,
+                         text=True, timeout=600).stdout.strip().splitlines()[-1]
+    try:
+        yield url
+    finally:
+        subprocess.run([str(SCRIPT), "stop", f"{work}/pg"], timeout=120)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_runs_and_events_are_stored_in_postgres(postgres_url, small_crawl, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy/dagster.yaml", home / "dagster.yaml")
+    # SQLAlchemy 2.1 maps postgresql:// to psycopg 3; dagster-postgres ships psycopg2: name the driver
+    monkeypatch.setenv("DAGSTER_PG_URL", postgres_url.replace("postgresql://", "postgresql+psycopg2://"))
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        snaps = CrawlSource(str(small_crawl)).list_snapshots()
+        instance.add_dynamic_partitions(SNAPSHOTS.name, snaps)
+        key = partition_key(snaps[0], shard_keys(4)[0])
+        res = dg.materialize([warc_files, documents], selection=[documents], partition_key=key, instance=instance,
+                             resources={"crawl": CrawlSourceResource(root=str(small_crawl)),
+                                        "storage": StorageResource(base=str(tmp_path / "out"))})
+        assert res.success
+    finally:
+        instance.dispose()
+
+    import psycopg2
+
+    with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from runs where status = 'SUCCESS'")
+        assert cur.fetchone()[0] == 1
+        cur.execute("select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION'")
+        assert cur.fetchone()[0] >= 1
+        cur.execute("select partition from dynamic_partitions where partitions_def_name = 'snapshots'")
+        assert sorted(r[0] for r in cur.fetchall()) == sorted(snaps)
+    # a second instance on the same database sees the run: the state lives in PostgreSQL, not in DAGSTER_HOME
+    again = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert len(again.get_runs()) == 1
+    finally:
+        again.dispose()
