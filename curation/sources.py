@@ -91,6 +91,9 @@ class CrawlSource:
         return bool({"file", "local"} & set((protocol,) if isinstance(protocol, str) else protocol))
 
     def list_snapshots(self) -> list[str]:
+        # fsspec caches directory listings per filesystem instance (and instances per process): a sensor
+        # polling S3 would never see a replaced file's new ETag without dropping that cache first
+        self._fs.invalidate_cache()
         base = self.full_path("crawl-data")
         if not self._fs.exists(base):
             raise FileNotFoundError(f"crawl root {self.root!r} has no crawl-data/ folder")
@@ -98,7 +101,8 @@ class CrawlSource:
         return sorted(n for n in names if self._pattern.match(n) and self._fs.isdir(posixpath.join(base, n)))
 
     def list_files(self, snapshot: str) -> list[InputFile]:
-        """Every input file of a snapshot, with its size and version."""
+        """Every input file of a snapshot, with its size and version (listed afresh, never from a cache)."""
+        self._fs.invalidate_cache()
         snap_dir = self.full_path(f"crawl-data/{snapshot}")
         listing = posixpath.join(snap_dir, self.listing)
         if self._fs.exists(listing):

@@ -8,6 +8,11 @@ import dagster as dg
 from curation.schema import schema_differences
 
 
+# Transient failures (S3 throttling, a dropped connection) are retried with exponential backoff; input errors
+# that cannot heal are raised as dg.Failure(allow_retries=False) and fail at once.
+RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
 def check_specs(asset: str, extra: tuple[tuple[str, str], ...] = ()) -> list[dg.AssetCheckSpec]:
     """The checks each shard table carries: schema, non-empty output, unique ids (+ any extra)."""
     base = [

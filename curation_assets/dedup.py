@@ -19,7 +19,7 @@ from curation import schema
 from curation.dedup import (ArrayFile, PriorIndex, ShardInput, cluster_histogram, decide, find_clusters, hasher,
                             shard_decisions, signature_table, write_buckets, write_index)
 from curation.fingerprints import digest
-from curation_assets.common import base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
 from resources import DedupResource, StorageResource
@@ -40,6 +40,7 @@ def buckets_name(shard: str) -> str:
 
 
 @dg.asset(
+    retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents],
     code_version=SIGNATURES_VERSION,
@@ -105,6 +106,7 @@ def _prior_indexes(store, snapshot: str, workdir: str) -> list[PriorIndex]:
 
 
 @dg.asset(
+    retry_policy=RETRY,
     partitions_def=SNAPSHOTS,
     deps=[dg.AssetDep(minhash_signatures, partition_mapping=BY_SNAPSHOT)],
     code_version=CLUSTERS_VERSION,
@@ -219,6 +221,7 @@ def _largest_md(largest: list[dict]) -> str:
 
 
 @dg.asset(
+    retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[minhash_signatures, dg.AssetDep(dedup_clusters, partition_mapping=BY_SNAPSHOT)],
     code_version=DEDUP_VERSION,

@@ -6,12 +6,12 @@ import time
 import dagster as dg
 
 from curation import schema
-from curation.documents import DocumentBuilder, InputConfig, split_counts
+from curation.documents import DocumentBuilder, InputConfig, InputFileError, split_counts
 from curation.extract import ExtractionConfig
 from curation.fingerprints import digest
 from curation.sources import fingerprint
 from curation.warc import WarcLimits
-from curation_assets.common import base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from curation_assets.settings import num_shards
 from curation_assets.sources import warc_files
@@ -32,6 +32,7 @@ class ExtractionRunConfig(dg.Config):
 
 
 @dg.asset(
+    retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[warc_files],
     code_version=CODE_VERSION,
@@ -55,8 +56,11 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
     if recomputed:
         context.log.info(f"extracting {len(files)} files of {snapshot} shard {shard}")
         t0 = time.perf_counter()
-        table, counts = DocumentBuilder(source, extraction, inputs).build(
-            snapshot, shard, files, on_file=lambda f, n: context.log.debug(f"{f.path}: {n} documents"))
+        try:
+            table, counts = DocumentBuilder(source, extraction, inputs).build(
+                snapshot, shard, files, on_file=lambda f, n: context.log.debug(f"{f.path}: {n} documents"))
+        except InputFileError as exc:  # a missing or unreadable input does not heal on retry
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         dropped, notes = split_counts(counts)
         info = {"fingerprint": fp, "rows": table.num_rows, "records_in": counts["records_in"],
                 "dropped": dropped, "notes": notes, "input_files": len(files),

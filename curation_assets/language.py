@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from curation import schema
 from curation.fingerprints import digest, file_identity
 from curation.langid import language_table
-from curation_assets.common import base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from resources import LanguageIdResource, StorageResource
@@ -21,6 +21,7 @@ FINEWEB_MIN_SCORE = 0.65  # shown in metadata only: the threshold is applied whe
 
 
 @dg.asset(
+    retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents],
     code_version=CODE_VERSION,

@@ -17,7 +17,7 @@ from curation.classifier import TrainConfig, bucket_of, classifier_scorer, decil
     read_examples, split_of, train_classifier
 from curation.fingerprints import digest, file_identity
 from curation.quality import FILTERS, SignalConfig, Thresholds, decide, quality_schema, signals_table
-from curation_assets.common import base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
 from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
@@ -152,6 +152,7 @@ def _load_classifier(store, work: str):
 
 
 @dg.asset(
+    retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents, language, quality_classifier],
     code_version=QUALITY_VERSION,

@@ -185,3 +185,41 @@ def test_schedule_registers_new_snapshots_once(small_crawl):
         assert sorted(result.dynamic_partitions_requests[0].partition_keys) == ["CC-MAIN-2020-34", "CC-MAIN-2024-22"]
         instance.add_dynamic_partitions(SNAPSHOTS.name, ["CC-MAIN-2020-34", "CC-MAIN-2024-22"])
         assert isinstance(snapshot_schedule(dg.build_schedule_context(instance=instance, resources={"crawl": crawl})), dg.SkipReason)
+
+
+def test_missing_input_fails_at_once_naming_the_file_and_transient_errors_are_retried(small_crawl, tmp_path,
+                                                                                       monkeypatch):
+    resources = {"crawl": CrawlSourceResource(root=str(small_crawl)),
+                 "storage": StorageResource(base=str(tmp_path / "out")), "langid": LanguageIdResource()}
+    src = CrawlSource(str(small_crawl))
+    snap = "CC-MAIN-2020-34"
+    victim = src.list_files(snap)[0]
+    shard = shard_keys(4)[shard_index(victim.path, 4)]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(SNAPSHOTS.name, src.list_snapshots())
+        (small_crawl / victim.path).unlink()
+        res = dg.materialize([warc_files, documents], selection=[documents], partition_key=partition_key(snap, shard),
+                             instance=instance, resources=resources, raise_on_error=False)
+        assert not res.success
+        types = [e.event_type_value for e in res.all_events]
+        assert "STEP_UP_FOR_RETRY" not in types  # an input error does not heal: no retry
+        failure = next(e for e in res.all_events if e.is_step_failure)
+        assert victim.path.rsplit("/", 1)[1] in failure.step_failure_data.error.message
+
+        # a transient storage error (S3 throttling) is retried with backoff and the run succeeds
+        from curation.storage import ShardStore
+
+        real_write, calls = ShardStore.write, []
+
+        def flaky(self, *a, **k):
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError("SlowDown: please reduce your request rate")
+            return real_write(self, *a, **k)
+
+        monkeypatch.setattr(ShardStore, "write", flaky)
+        other = next(sh for sh in shard_keys(4) if sh != shard and src.files_by_shard(snap, 4)[sh])
+        res = dg.materialize([warc_files, documents], selection=[documents], partition_key=partition_key(snap, other),
+                             instance=instance, resources=resources, raise_on_error=False)
+        assert res.success and len(calls) == 2
+        assert "STEP_UP_FOR_RETRY" in [e.event_type_value for e in res.all_events]
