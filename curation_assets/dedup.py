@@ -28,6 +28,7 @@ SIGNATURES = "minhash_signatures"
 CLUSTERS = "dedup_clusters"
 DEDUP = "dedup"
 INDEX = "dedup_index"
+BUCKETS = "minhash_buckets"  # side files of minhash_signatures, in their own folder: asset folders hold only Parquet
 MEMBERS = "members"  # the clusters table's name under dedup_clusters/<snapshot>/
 SIGNATURES_VERSION = "minhash-signatures-v1"
 CLUSTERS_VERSION = "dedup-clusters-v1"
@@ -61,7 +62,7 @@ def minhash_signatures(context: dg.AssetExecutionContext, storage: StorageResour
     cfg = dedup_settings.config()
     fp = digest(SIGNATURES_VERSION, docs_info["fingerprint"], cfg.minhash)
     info = store.info(SIGNATURES, snapshot, shard)
-    recomputed = not (info and info.get("fingerprint") == fp and store.side_exists(SIGNATURES, snapshot,
+    recomputed = not (info and info.get("fingerprint") == fp and store.side_exists(BUCKETS, snapshot,
                                                                                     buckets_name(shard)))
     if recomputed:
         docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "url", "text", "fetch_date"])
@@ -75,7 +76,7 @@ def minhash_signatures(context: dg.AssetExecutionContext, storage: StorageResour
                 "minhash": {"n_grams": cfg.minhash.n_grams, "num_buckets": cfg.minhash.num_buckets,
                             "hashes_per_bucket": cfg.minhash.hashes_per_bucket, "seed": cfg.minhash.seed}}
         # the bucket file first: a table with this fingerprint vouches for the bucket file beside it
-        store.write_side(SIGNATURES, snapshot, buckets_name(shard),
+        store.write_side(BUCKETS, snapshot, buckets_name(shard),
                          lambda path: write_buckets(path, table, cfg.minhash.num_buckets, fp))
         nbytes = store.write(SIGNATURES, snapshot, shard, table, info)
     else:
@@ -91,7 +92,7 @@ def minhash_signatures(context: dg.AssetExecutionContext, storage: StorageResour
     metadata.update({
         "documents_without_words": info["without_words"],
         "mean_shingles": dg.MetadataValue.float(round(info["mean_shingles"], 1)),
-        "bucket_file": dg.MetadataValue.path(store.side_url(SIGNATURES, snapshot, buckets_name(shard))),
+        "bucket_file": dg.MetadataValue.path(store.side_url(BUCKETS, snapshot, buckets_name(shard))),
         "minhash": dg.MetadataValue.json(info["minhash"]),
     })
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp), check_results=results)
@@ -138,10 +139,10 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
         if recomputed:
             inputs = []
             for sh in shards:
-                path = store.local_side(SIGNATURES, snapshot, buckets_name(sh), work)
+                path = store.local_side(BUCKETS, snapshot, buckets_name(sh), work)
                 buckets = ArrayFile(path)
                 if buckets.meta.get("fingerprint") != sig_infos[sh]["fingerprint"]:
-                    raise ValueError(f"{store.side_url(SIGNATURES, snapshot, buckets_name(sh))} does not match "
+                    raise ValueError(f"{store.side_url(BUCKETS, snapshot, buckets_name(sh))} does not match "
                                      f"its signature table (interrupted write?): rematerialise minhash_signatures "
                                      f"for {snapshot} shard {sh}")
                 inputs.append(ShardInput(sh, buckets, int(buckets.meta["rows"])))
