@@ -52,9 +52,14 @@ def test_shards_materialised_across_dask_workers_match_a_single_process_run(smal
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         with dg.instance_for_test(temp_dir=str(home)) as instance:
             instance.add_dynamic_partitions(SNAPSHOTS.name, snaps)
-            if mode == "single":  # one process: every step in this one
+            if mode == "single":  # one process: every step in this one (resources given explicitly: the
+                # definitions module may have been imported before the environment was set)
+                from resources import CrawlSourceResource, LanguageIdResource, StorageResource, DedupResource
+
+                res = {"crawl": CrawlSourceResource(root=str(small_crawl)), "langid": LanguageIdResource(),
+                       "storage": StorageResource(base=str(tmp_path / mode)), "dedup_settings": DedupResource()}
                 for k in keys:
-                    assert shard_job().execute_in_process(partition_key=k, instance=instance).success
+                    assert shard_job().execute_in_process(partition_key=k, instance=instance, resources=res).success
             else:
                 # worker processes inherit the environment (crawl root, output base) from here
                 with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
