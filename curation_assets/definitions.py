@@ -29,17 +29,18 @@ label_shards = dg.define_asset_job(
     "label_shards", selection=[dedup, quality],
     description="Per-shard dedup and quality labels (after cluster_snapshot and train_quality_classifier).",
 )
-def _dask_executor():
-    from dagster_dask import dask_executor
+def _dask_jobs() -> list:
+    """curate_shards on a Dask cluster, when dagster-dask is installed (the `prod` and `test` extras)."""
+    try:
+        from dagster_dask import dask_executor
+    except ImportError:
+        return []
+    return [dg.define_asset_job(
+        "curate_shards_dask", selection=[documents, language, minhash_signatures], executor_def=dask_executor,
+        description="curate_shards with each step run on a Dask cluster (run config: execution.config.cluster, "
+                    "e.g. existing.address of a dask-scheduler): scale-out on an existing engine.",
+    )]
 
-    return dask_executor
-
-
-curate_shards_dask = dg.define_asset_job(
-    "curate_shards_dask", selection=[documents, language, minhash_signatures], executor_def=_dask_executor(),
-    description="curate_shards with each step run on a Dask cluster (run config: execution.config.cluster, e.g. "
-                "existing.address of a dask-scheduler): scale-out on an existing engine.",
-)
 build_mixture = dg.define_asset_job(
     "build_mixture", selection=[corpora, mixture],
     description="The training mixture from every stage's labels (after label_shards).",
@@ -61,7 +62,7 @@ def resources() -> dict:
 defs = dg.Definitions(
     assets=[warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality,
             corpora, mixture],
-    jobs=[curate_shards, curate_shards_dask, cluster_snapshot, train_quality_classifier, label_shards, build_mixture,
+    jobs=[curate_shards, *_dask_jobs(), cluster_snapshot, train_quality_classifier, label_shards, build_mixture,
           observe_warc_files],
     sensors=[crawl_sensor],
     schedules=[snapshot_schedule],
