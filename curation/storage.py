@@ -78,6 +78,14 @@ class ShardStore:
         raw = meta.get(_META_KEY)
         return json.loads(raw) if raw else None
 
+    def require_info(self, asset: str, snapshot: str, shard: str) -> dict:
+        """``info`` of an upstream table that must exist; the error names it and says what to materialise."""
+        info = self.info(asset, snapshot, shard)
+        if info is None:
+            raise FileNotFoundError(f"no {asset} table for snapshot {snapshot} shard {shard} at "
+                                    f"{self.url(asset, snapshot, shard)}: materialise {asset} for it first")
+        return info
+
     def schema(self, asset: str, snapshot: str, shard: str) -> pa.Schema:
         with self.fs.open(self.path(asset, snapshot, shard), "rb") as fh:
             return pq.read_schema(fh)
@@ -123,6 +131,20 @@ class ShardStore:
             write(local)
             self.fs.put(local, target)
             return os.path.getsize(local)
+
+    def put_side(self, asset: str, snapshot: str, name: str, local_path: str) -> int:
+        """Store an existing local file as a side file (copied atomically, or uploaded whole)."""
+        import shutil
+
+        def copy(target: str) -> None:
+            tmp = f"{target}.tmp-{uuid.uuid4().hex}"
+            shutil.copyfile(local_path, tmp)
+            os.replace(tmp, target)
+
+        if not self.is_local:
+            self.fs.put(local_path, self.side_path(asset, snapshot, name))
+            return os.path.getsize(local_path)
+        return self.write_side(asset, snapshot, name, copy)
 
     def local_side(self, asset: str, snapshot: str, name: str, workdir: str) -> str:
         """A local path to a side file (downloaded into ``workdir`` from remote stores), for memory-mapping."""

@@ -55,10 +55,7 @@ def minhash_signatures(context: dg.AssetExecutionContext, storage: StorageResour
                        dedup_settings: DedupResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)
     store = storage.store()
-    docs_info = store.info(DOCUMENTS, snapshot, shard)
-    if docs_info is None:
-        raise FileNotFoundError(f"no documents table for {snapshot} shard {shard} at "
-                                f"{store.url(DOCUMENTS, snapshot, shard)}: materialise documents first")
+    docs_info = store.require_info(DOCUMENTS, snapshot, shard)
     cfg = dedup_settings.config()
     fp = digest(SIGNATURES_VERSION, docs_info["fingerprint"], cfg.minhash)
     info = store.info(SIGNATURES, snapshot, shard)
@@ -122,13 +119,7 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
     store = storage.store()
     cfg = dedup_settings.config()
     shards = SHARDS.get_partition_keys()
-    sig_infos = {}
-    for sh in shards:
-        si = store.info(SIGNATURES, snapshot, sh)
-        if si is None:
-            raise FileNotFoundError(f"no minhash_signatures for {snapshot} shard {sh} at "
-                                    f"{store.url(SIGNATURES, snapshot, sh)}: materialise it for every shard first")
-        sig_infos[sh] = si
+    sig_infos = {sh: store.require_info(SIGNATURES, snapshot, sh) for sh in shards}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="curation-dedup-") as work:
         prior = _prior_indexes(store, snapshot, work) if cfg.scope == "incremental" else []
@@ -236,11 +227,8 @@ def _largest_md(largest: list[dict]) -> str:
 def dedup(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)
     store = storage.store()
-    sig_info = store.info(SIGNATURES, snapshot, shard)
-    cl_info = store.info(CLUSTERS, snapshot, MEMBERS)
-    if sig_info is None or cl_info is None:
-        missing = SIGNATURES if sig_info is None else f"{CLUSTERS} for snapshot {snapshot}"
-        raise FileNotFoundError(f"no {missing} for {snapshot} shard {shard}: materialise it first")
+    sig_info = store.require_info(SIGNATURES, snapshot, shard)
+    cl_info = store.require_info(CLUSTERS, snapshot, MEMBERS)
     fp = digest(DEDUP_VERSION, sig_info["fingerprint"], cl_info["shard_digests"].get(shard))
     info = store.info(DEDUP, snapshot, shard)
     recomputed = not (info and info.get("fingerprint") == fp)

@@ -1,6 +1,8 @@
 """The Dagster definitions: assets, jobs, sensor, schedule and resources (``dagster dev -w workspace.yaml``)."""
 
 
+import os
+
 import dagster as dg
 
 from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
@@ -29,17 +31,28 @@ label_shards = dg.define_asset_job(
     "label_shards", selection=[dedup, quality],
     description="Per-shard dedup and quality labels (after cluster_snapshot and train_quality_classifier).",
 )
-def _dask_jobs() -> list:
-    """curate_shards on a Dask cluster, when dagster-dask is installed (the `prod` and `test` extras)."""
-    try:
-        from dagster_dask import dask_executor
-    except ImportError:
-        return []
-    return [dg.define_asset_job(
+def _dask_job_def():
+    """curate_shards with each step on a Dask cluster (dagster-dask; the `prod` and `test` extras). Importing
+    dagster-dask costs about 1.7 s, so it is not done on every load of the definitions."""
+    from dagster_dask import dask_executor
+
+    return dg.define_asset_job(
         "curate_shards_dask", selection=[documents, language, minhash_signatures], executor_def=dask_executor,
         description="curate_shards with each step run on a Dask cluster (run config: execution.config.cluster, "
                     "e.g. existing.address of a dask-scheduler): scale-out on an existing engine.",
-    )]
+    )
+
+
+def _dask_jobs() -> list:
+    """The Dask job in the UI when CURATION_DASK=1 (a deployment that runs a Dask cluster sets it)."""
+    return [_dask_job_def()] if os.environ.get("CURATION_DASK", "").lower() in ("1", "true", "yes") else []
+
+
+def dask_shard_job():
+    """The resolved Dask job, whatever CURATION_DASK says (for reconstructable(), tests, scripts)."""
+    return dg.Definitions(assets=ASSETS, jobs=[_dask_job_def()], resources=resources()).resolve_job_def(
+        "curate_shards_dask")
+
 
 build_mixture = dg.define_asset_job(
     "build_mixture", selection=[corpora, mixture],
@@ -47,6 +60,10 @@ build_mixture = dg.define_asset_job(
 )
 observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_files],
                                          description="Record a data version (file-list fingerprint) per shard.")
+
+
+ASSETS = [warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality,
+          corpora, mixture]
 
 
 def resources() -> dict:
@@ -60,8 +77,7 @@ def resources() -> dict:
 
 
 defs = dg.Definitions(
-    assets=[warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality,
-            corpora, mixture],
+    assets=ASSETS,
     jobs=[curate_shards, *_dask_jobs(), cluster_snapshot, train_quality_classifier, label_shards, build_mixture,
           observe_warc_files],
     sensors=[crawl_sensor],

@@ -33,10 +33,7 @@ FINEWEB_MIN_SCORE = 0.65  # shown in metadata only: the threshold is applied whe
 def language(context: dg.AssetExecutionContext, storage: StorageResource, langid: LanguageIdResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)
     store = storage.store()
-    docs_info = store.info(DOCUMENTS, snapshot, shard)
-    if docs_info is None:
-        raise FileNotFoundError(f"no documents table for {snapshot} shard {shard} at "
-                                f"{store.url(DOCUMENTS, snapshot, shard)}: materialise documents first")
+    docs_info = store.require_info(DOCUMENTS, snapshot, shard)
     cfg = langid.config()
     fp = digest(CODE_VERSION, docs_info["fingerprint"], cfg, file_identity(cfg.resolved_model_path))
     info = store.info(ASSET, snapshot, shard)

@@ -100,7 +100,7 @@ def mixture(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage
         man, recomputed = old, False
     else:
         t0 = time.perf_counter()
-        crawl, removed, dedup_stats, _ = crawl_candidates(store, snapshots, shards, cfg)
+        crawl, removed, dedup_stats = crawl_candidates(store, snapshots, shards, cfg)
         frames = [crawl]
         sources = {"crawl": crawl.height}
         for c in cfg.corpora:
@@ -139,7 +139,7 @@ def mixture(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage
             names = sorted(os.listdir(tmp), key=lambda n: n == "manifest.json")
             for name in names:
                 src = os.path.join(tmp, name)
-                store.write_side(MIXTURES, cfg.name, name, lambda path, src=src: _copy(src, path))
+                store.put_side(MIXTURES, cfg.name, name, src)
         recomputed = True
     groups_md = ["| group | target | achieved | tokens | documents | repetition | shortfall |",
                  "|---|---:|---:|---:|---:|---:|---:|"]
@@ -161,10 +161,3 @@ def mixture(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage
         data_version=dg.DataVersion(fp),
     )
 
-
-def _copy(src: str, dst: str) -> None:
-    import shutil
-
-    tmp = f"{dst}.tmp-{os.getpid()}"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)

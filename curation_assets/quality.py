@@ -99,7 +99,7 @@ def quality_classifier(context: dg.AssetExecutionContext, storage: StorageResour
             json.dump(meta, fh, indent=1)
         for name in (_model_name(kind), "classifier.json"):
             src = os.path.join(tmp, name)
-            store.write_side(CLASSIFIER, GLOBAL, name, lambda path, src=src: _copy(src, path))
+            store.put_side(CLASSIFIER, GLOBAL, name, src)
     hold = report["holdout"]
     return dg.MaterializeResult(
         metadata={
@@ -116,14 +116,6 @@ def quality_classifier(context: dg.AssetExecutionContext, storage: StorageResour
         },
         data_version=dg.DataVersion(meta["fingerprint"]),
     )
-
-
-def _copy(src: str, dst: str) -> None:
-    import shutil
-
-    tmp = f"{dst}.tmp-{os.getpid()}"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
 
 
 def _info(df, fp, scores_fp, t0, t_sig, urls, scores, ppl, rescored=True, perplexity_median=None) -> dict:
@@ -143,12 +135,14 @@ def _info(df, fp, scores_fp, t0, t_sig, urls, scores, ppl, rescored=True, perple
     }
 
 
-def _load_classifier(store, work: str):
-    meta_path = store.local_side(CLASSIFIER, GLOBAL, "classifier.json", work)
-    with open(meta_path) as fh:
-        meta = json.load(fh)
-    model_path = store.local_side(CLASSIFIER, GLOBAL, _model_name(meta["kind"]), work)
-    return meta, classifier_scorer(meta["kind"], model_path)
+def _classifier_meta(store, work: str) -> dict:
+    """The classifier's evaluation and bucket boundaries (a small JSON; the model is fetched only to score)."""
+    with open(store.local_side(CLASSIFIER, GLOBAL, "classifier.json", work)) as fh:
+        return json.load(fh)
+
+
+def _classifier_scorer(store, meta: dict, work: str):
+    return classifier_scorer(meta["kind"], store.local_side(CLASSIFIER, GLOBAL, _model_name(meta["kind"]), work))
 
 
 @dg.asset(
@@ -167,13 +161,11 @@ def quality(context: dg.AssetExecutionContext, storage: StorageResource,
             quality_settings: QualityResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)
     store = storage.store()
-    docs_info = store.info(DOCUMENTS, snapshot, shard)
-    lang_info = store.info(LANGUAGE, snapshot, shard)
-    if docs_info is None or lang_info is None:
-        raise FileNotFoundError(f"no documents or language table for {snapshot} shard {shard}: materialise them first")
+    docs_info = store.require_info(DOCUMENTS, snapshot, shard)
+    lang_info = store.require_info(LANGUAGE, snapshot, shard)
     thresholds = Thresholds(**json.loads(quality_settings.thresholds_json or "{}"))
     with tempfile.TemporaryDirectory(prefix="curation-quality-") as work:
-        clf_meta, scorer = _load_classifier(store, work)
+        clf_meta = _classifier_meta(store, work)
         sig_cfg = SignalConfig()
         models = {"edu": quality_settings.edu_model, "perplexity": quality_settings.perplexity,
                   "perplexity_model": quality_settings.perplexity_model,
@@ -208,6 +200,7 @@ def quality(context: dg.AssetExecutionContext, storage: StorageResource,
                                                                                       dtype=pl.String))
             t_sig = time.perf_counter() - t0
             df = decide(df, thresholds)
+            scorer = _classifier_scorer(store, clf_meta, work)
             scores = scorer.score(texts) if texts else np.zeros(0, np.float32)
             df = df.with_columns(pl.Series("classifier_score", scores, dtype=pl.Float32),
                                  pl.Series("quality_bucket", bucket_of(scores, clf_meta["deciles"]), dtype=pl.Int8))

@@ -16,9 +16,9 @@ COLUMNS = ["id", "url", "text", "extractor"]
 
 
 def dask_job():
-    from curation_assets.definitions import defs
+    from curation_assets.definitions import dask_shard_job
 
-    return defs.resolve_job_def("curate_shards_dask")
+    return dask_shard_job()
 
 
 def shard_job():
