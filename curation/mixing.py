@@ -42,6 +42,7 @@ class MixtureConfig:
     name: str = "demo"
     snapshots: list[str] | str = "all"
     corpora: list[CorpusSource] = field(default_factory=list)
+    rewrites: bool = False  # draw on the accepted LLM rewrites of the same snapshots (source "rewrite")
     languages: list[str] | None = None  # None: every language
     min_language_score: float = 0.65  # FineWeb's default
     dedup: bool = True  # drop documents the dedup stage marked removed
@@ -402,6 +403,23 @@ def corpus_rows(source: CorpusSource) -> list[dict]:
     return out
 
 
+def rewrite_candidates(store, snapshot: str, shard: str, config: MixtureConfig, removed: Counter):
+    """The accepted rewrites of one shard in the candidates' columns (source "rewrite"); the language rules
+    apply to them as to crawl documents, and a shard never rewritten fails naming the asset."""
+    import polars as pl
+
+    rw = pl.from_arrow(store.read("rewrites", snapshot, shard, columns=[
+        "id", "text", "url", "snapshot", "language", "accepted", "quality_bucket"]))
+    removed["rewrite rejected"] += int((~rw["accepted"]).sum())
+    rw = rw.filter(pl.col("accepted"))
+    if config.languages:
+        before = rw.height
+        rw = rw.filter(pl.col("language").is_in(config.languages))
+        removed["language not in " + ",".join(config.languages)] += before - rw.height
+    return rw.select("id", "text", "url", pl.lit("rewrite").alias("source"), "snapshot", "language",
+                     pl.col("quality_bucket").cast(pl.Int64), pl.lit(1, dtype=pl.Int64).alias("cluster_size"))
+
+
 def crawl_candidates(store, snapshots: list[str], shards: list[str], config: MixtureConfig):
     """Kept crawl documents (id, text, url, source, snapshot, language, quality_bucket, cluster_size) after
     the keep rules, with what each rule removed and dedup rates per snapshot. A missing stage table fails
@@ -438,6 +456,8 @@ def crawl_candidates(store, snapshots: list[str], shards: list[str], config: Mix
                 removed[name] += before - df.height
             frames.append(df.select("id", "text", "url", pl.lit("crawl").alias("source"), "snapshot", "language",
                                     pl.col("quality_bucket").cast(pl.Int64), pl.col("cluster_size").cast(pl.Int64)))
+            if config.rewrites:
+                frames.append(rewrite_candidates(store, snap, shard, config, removed))
         dedup_stats[snap] = {"documents": d_docs, "removed": d_removed}
     schema = {"id": pl.String, "text": pl.String, "url": pl.String, "source": pl.String, "snapshot": pl.String,
               "language": pl.String, "quality_bucket": pl.Int64, "cluster_size": pl.Int64}

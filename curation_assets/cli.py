@@ -70,10 +70,24 @@ def run(args) -> int:
     cluster_job = defs.resolve_job_def("cluster_snapshot")
     label_job = defs.resolve_job_def("label_shards")
     classifier_job = defs.resolve_job_def("train_quality_classifier")
+    rewrite_job = defs.resolve_job_def("rewrite_shards")
     mixture_job = defs.resolve_job_def("build_mixture")
     run_config = dict(QUIET_LOGS)
     if args.perplexity:
         run_config["resources"] = {"quality_settings": {"config": {"perplexity": True}}}
+    rewrite_config = dict(QUIET_LOGS)
+    rw = {"enabled": not args.no_rewrite}
+    if args.rewrite_max_chars is not None:
+        rw["max_source_chars"] = args.rewrite_max_chars
+    if args.rewrite_docs is not None:
+        rw["max_documents_per_shard"] = args.rewrite_docs
+    if args.rewrite_server:
+        rw.update(backend="openai", base_url=args.rewrite_server, model=args.rewrite_model or "default")
+    elif args.rewrite_model:
+        rw["model"] = args.rewrite_model
+    rewrite_config["resources"] = {"rewrite_settings": {"config": rw}}
+    if args.perplexity:
+        rewrite_config["resources"]["quality_settings"] = {"config": {"perplexity": True}}
     keys = [(s, sh) for s in snapshots for sh in SHARDS.get_partition_keys()]
     failures, recomputed = [], Counter()
     t0 = time.perf_counter()
@@ -88,7 +102,7 @@ def run(args) -> int:
         return result
 
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("partitions", total=2 * len(keys) + len(snapshots) + 2)
+        task = progress.add_task("partitions", total=3 * len(keys) + len(snapshots) + 2)
         for snapshot, shard in keys:
             progress.update(task, description=f"extract, language, signatures: {snapshot} shard {shard}")
             result = execute(shard_job, partition_key(snapshot, shard), f"{snapshot} shard {shard}")
@@ -118,6 +132,18 @@ def run(args) -> int:
                 if result.success:
                     for mat in result.asset_materializations_for_node("dedup"):
                         recomputed["labels rewritten" if mat.metadata["recomputed"].value else "labels unchanged"] += 1
+                else:
+                    failed_snapshots.add(snapshot)
+            progress.advance(task)
+        for snapshot, shard in keys:
+            progress.update(task, description=f"LLM rewrites: {snapshot} shard {shard}")
+            if snapshot not in failed_snapshots:
+                result = execute(rewrite_job, partition_key(snapshot, shard), f"{snapshot} shard {shard} rewrites",
+                                 rewrite_config)
+                if result.success:
+                    for mat in result.asset_materializations_for_node("rewrites"):
+                        if mat.metadata["recomputed"].value:
+                            recomputed["chunks generated"] += int(mat.metadata["chunks_generated"].value)
             progress.advance(task)
         progress.update(task, description="mixture")
         if not failures and not args.no_mixture:
@@ -192,7 +218,38 @@ def _summary(console, defs, snapshots, seconds, recomputed) -> None:
             t.add_row(s, f"{c['documents']:,}", f"{c['kept']:,}", f"{r.get('exact_duplicate', 0):,}",
                       f"{r.get('url_duplicate', 0):,}", f"{r.get('minhash_duplicate', 0):,}", f"{c['clusters']:,}")
     console.print(t)
+    _rewrite_summary(console, store, snapshots, recomputed["chunks generated"])
     _mixture_summary(console, store)
+
+
+def _rewrite_summary(console, store, snapshots, generated_now: int) -> None:
+    from rich.table import Table
+
+    from curation_assets.partitions import SHARDS
+
+    sel = acc = tok = 0
+    secs, rejected, model, prompt = 0.0, Counter(), None, None
+    for s in snapshots:
+        for sh in SHARDS.get_partition_keys():
+            ri = store.info("rewrites", s, sh)
+            if ri:
+                sel += ri["selected"]
+                acc += ri["accepted"]
+                tok += ri["generated_tokens"]
+                secs += ri["generation_seconds"]
+                rejected.update(ri["rejected"])
+                model, prompt = ri["model"], ri["prompt"]
+    if not sel:
+        return
+    speed = f"{tok / secs:.1f} tokens/s when generated" if secs else "from cache"
+    console.print(f"rewrites    {sel} selected, {acc} accepted; prompt {prompt}, model {model}; "
+                  f"chunks generated this run: {generated_now} ({speed}); {store.asset_url('rewrites')}",
+                  soft_wrap=True)
+    t = Table("verdict", "rewrites", title="LLM rewrites (accepted ones join the mixture as source `rewrite`)")
+    t.add_row("accepted", f"{acc:,}")
+    for reason, n in rejected.most_common():
+        t.add_row(reason, f"{n:,}")
+    console.print(t)
 
 
 def _mixture_summary(console, store) -> None:
@@ -223,7 +280,15 @@ def main(argv=None) -> int:
     r.add_argument("--shards", type=int, help="shard count (default 4, or $CURATION_NUM_SHARDS)")
     r.add_argument("--snapshots", help="comma-separated snapshots to run (default: all)")
     r.add_argument("--mixture", help="mixture YAML to build (default mixtures/demo.yaml)")
-    r.add_argument("--no-mixture", action="store_true", help="stop after the per-shard labels")
+    r.add_argument("--no-mixture", action="store_true", help="stop after the per-shard labels and rewrites")
+    r.add_argument("--no-rewrite", action="store_true", help="select nothing for LLM rewriting")
+    r.add_argument("--rewrite-docs", type=int,
+                   help="documents rewritten per shard at most (default $CURATION_REWRITE_MAX_DOCS or 1)")
+    r.add_argument("--rewrite-max-chars", type=int,
+                   help="leave longer documents alone (default $CURATION_REWRITE_MAX_CHARS or 1500)")
+    r.add_argument("--rewrite-server", help="base URL of an OpenAI-compatible server to rewrite with "
+                                            "(default: the local SmolLM2-135M-Instruct model)")
+    r.add_argument("--rewrite-model", help="model to rewrite with: a path / hub id, or the served model's name")
     r.add_argument("--perplexity", action="store_true",
                    help="also score perplexity under SmolLM2-135M (slow on a CPU: about 1 s per document)")
     r.add_argument("--dagster-home", default="dagster_home", help="Dagster instance folder (default ./dagster_home)")

@@ -10,9 +10,11 @@ from curation_assets.documents import documents
 from curation_assets.mixing import corpora, mixture
 from curation_assets.quality import quality, quality_classifier
 from curation_assets.language import language
-from curation_assets.settings import crawl_root, output_base
+from curation_assets.rewrite import rewrites
+from curation_assets.settings import crawl_root, output_base, rewrite_max_chars, rewrite_max_documents
 from curation_assets.sources import warc_files
-from resources import CrawlSourceResource, DedupResource, LanguageIdResource, QualityResource, StorageResource
+from resources import CrawlSourceResource, DedupResource, LanguageIdResource, QualityResource, RewriteResource, \
+    StorageResource
 from sensors import JOB_NAME, crawl_sensor, snapshot_schedule
 
 curate_shards = dg.define_asset_job(
@@ -31,6 +33,15 @@ label_shards = dg.define_asset_job(
     "label_shards", selection=[dedup, quality],
     description="Per-shard dedup and quality labels (after cluster_snapshot and train_quality_classifier).",
 )
+rewrite_shards = dg.define_asset_job(
+    "rewrite_shards", selection=[rewrites],
+    description="LLM rewrites of one snapshot x shard's recoverable documents (after label_shards). Its step is in "
+                "the `gpu` concurrency pool: model-bound steps queue for the device while CPU stages run beside.",
+    # on Kubernetes (deploy/k8s/values.yaml) the K8sRunLauncher gives this job's run pods a GPU; ignored elsewhere
+    tags={"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}},
+)
+
+
 def _dask_job_def():
     """curate_shards with each step on a Dask cluster (dagster-dask; the `prod` and `test` extras). Importing
     dagster-dask costs about 1.7 s, so it is not done on every load of the definitions."""
@@ -56,14 +67,15 @@ def dask_shard_job():
 
 build_mixture = dg.define_asset_job(
     "build_mixture", selection=[corpora, mixture],
-    description="The training mixture from every stage's labels (after label_shards).",
+    description="The training mixture from every stage's labels and the accepted rewrites (after label_shards "
+                "and rewrite_shards).",
 )
 observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_files],
                                          description="Record a data version (file-list fingerprint) per shard.")
 
 
 ASSETS = [warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality,
-          corpora, mixture]
+          rewrites, corpora, mixture]
 
 
 def resources() -> dict:
@@ -73,13 +85,15 @@ def resources() -> dict:
         "langid": LanguageIdResource(),
         "dedup_settings": DedupResource(),
         "quality_settings": QualityResource(),
+        "rewrite_settings": RewriteResource(max_documents_per_shard=rewrite_max_documents(),
+                                            max_source_chars=rewrite_max_chars()),
     }
 
 
 defs = dg.Definitions(
     assets=ASSETS,
-    jobs=[curate_shards, *_dask_jobs(), cluster_snapshot, train_quality_classifier, label_shards, build_mixture,
-          observe_warc_files],
+    jobs=[curate_shards, *_dask_jobs(), cluster_snapshot, train_quality_classifier, label_shards, rewrite_shards,
+          build_mixture, observe_warc_files],
     sensors=[crawl_sensor],
     schedules=[snapshot_schedule],
     resources=resources(),

@@ -16,6 +16,7 @@ from curation.mixing import (MixtureConfig, corpus_rows, count_tokens, crawl_can
 from curation_assets.dedup import dedup
 from curation_assets.partitions import SHARDS
 from curation_assets.quality import quality
+from curation_assets.rewrite import rewrites
 from curation_assets.settings import PROJECT_ROOT
 from resources import StorageResource
 
@@ -67,12 +68,12 @@ def corpora(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage
 
 
 @dg.asset(
-    deps=[dedup, quality, corpora],
+    deps=[dedup, quality, rewrites, corpora],
     code_version=MIXTURE_VERSION,
     group_name="mixing",
     kinds={"parquet"},
-    description="A token-budgeted training set from weighted groups of kept documents (crawl snapshots and "
-                "registered corpora), with upsampling caps, a manifest and a data card.",
+    description="A token-budgeted training set from weighted groups of kept documents (crawl snapshots, "
+                "accepted LLM rewrites and registered corpora), with upsampling caps, a manifest and a data card.",
 )
 def mixture(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage: StorageResource) -> dg.MaterializeResult:
     cfg = MixtureConfig.from_yaml(config.path)
@@ -88,7 +89,7 @@ def mixture(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage
     for s in snapshots:
         for sh in shards:
             fps.append([s, sh] + [(store.info(a, s, sh) or {}).get("fingerprint") for a in
-                                  ("documents", "dedup", "language", "quality")])
+                                  ("documents", "dedup", "language", "quality") + (("rewrites",) if cfg.rewrites else ())])
     fp = digest(MIXTURE_VERSION, cfg.as_dict(), fps, [(store.info(CORPORA, c.name, "all") or {}).get("fingerprint")
                                                       for c in cfg.corpora])
     old = None
@@ -102,7 +103,9 @@ def mixture(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage
         t0 = time.perf_counter()
         crawl, removed, dedup_stats = crawl_candidates(store, snapshots, shards, cfg)
         frames = [crawl]
-        sources = {"crawl": crawl.height}
+        sources = {"crawl": int((crawl["source"] == "crawl").sum())}
+        if cfg.rewrites:
+            sources["rewrite"] = int((crawl["source"] == "rewrite").sum())
         for c in cfg.corpora:
             info = store.info(CORPORA, c.name, "all")
             if info is None or info.get("path") != c.path:

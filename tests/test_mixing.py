@@ -129,3 +129,31 @@ def test_topic_clusters_group_similar_documents():
     x = np.r_[np.zeros((5, 2)), np.ones((9, 2)) * 5]
     lab, cent = kmeans(x, 2, seed=1)
     assert list(lab) == [1] * 5 + [0] * 9  # clusters numbered by decreasing size
+
+
+def test_accepted_rewrites_are_a_source_and_rejected_ones_are_counted(tmp_path):
+    import pyarrow as pa
+
+    from collections import Counter
+
+    from curation.mixing import rewrite_candidates
+    from curation.storage import ShardStore
+    from curation_assets.rewrite import rewrites_schema
+
+    wiki = [json.loads(line)["text"] for line in open(ROOT / "sample_data/quality/wikipedia-abstracts-en.jsonl")][:3]
+    rows = [{"id": f"d{i}:rw:wikipedia@1", "source_id": f"d{i}", "snapshot": "S", "url": f"https://x/{i}",
+             "language": lang, "prompt": "wikipedia", "prompt_version": "1", "model": "m", "params": "{}",
+             "text": text, "chunks": 1, "tokens_in": 10, "tokens_out": 10, "cached_chunks": 0, "seconds": 1.0,
+             "accepted": ok, "reject_reason": None if ok else "truncated", "quality_pass": True, "quality_reason": None,
+             "classifier_score": 0.5, "quality_bucket": 6, "source_quality_reason": "char_dup_ratio",
+             "source_classifier_score": 0.4, "source_quality_bucket": 5}
+            for i, (text, lang, ok) in enumerate(zip(wiki, ["en", "de", "en"], [True, True, False]))]
+    store = ShardStore(str(tmp_path))
+    store.write("rewrites", "S", "0000", pa.Table.from_pylist(rows, schema=rewrites_schema()), {"fingerprint": "f"})
+    removed = Counter()
+    got = rewrite_candidates(store, "S", "0000", MixtureConfig(languages=["en"], weights={"rewrite/S": 1}), removed)
+    assert got["id"].to_list() == ["d0:rw:wikipedia@1"] and got["source"].to_list() == ["rewrite"]
+    assert got["quality_bucket"].to_list() == [6] and got["cluster_size"].to_list() == [1]
+    assert removed == {"rewrite rejected": 1, "language not in en": 1}
+    with pytest.raises(FileNotFoundError, match="rewrites"):
+        rewrite_candidates(store, "S", "0001", MixtureConfig(weights={"rewrite/S": 1}), Counter())

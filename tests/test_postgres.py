@@ -43,6 +43,8 @@ from resources import CrawlSourceResource, StorageResource
 crawl, out = sys.argv[1], sys.argv[2]
 instance = dg.DagsterInstance.get()  # from $DAGSTER_HOME/dagster.yaml
 assert type(instance.run_storage).__name__ == "PostgresRunStorage", type(instance.run_storage)
+conc = instance.get_concurrency_config()  # the run queue limits and the `gpu` pool limit of deploy/dagster.yaml
+assert conc.run_queue_config.max_concurrent_runs == 16 and conc.pool_config.default_pool_limit == 1, conc
 snaps = CrawlSource(crawl).list_snapshots()
 instance.add_dynamic_partitions(SNAPSHOTS.name, snaps)
 res = dg.materialize([warc_files, documents], selection=[documents], partition_key=partition_key(snaps[0], shard_keys(4)[0]),
