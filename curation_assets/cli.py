@@ -42,7 +42,7 @@ def run(args) -> int:
 
     from curation_assets.definitions import defs
     from curation_assets.partitions import SNAPSHOTS, SHARDS, partition_key
-    from curation_assets.settings import crawl_root, output_base
+    from curation_assets.settings import crawl_root, output_base, rewrite_max_chars, rewrite_max_documents
 
     console = Console(width=None if sys.stdout.isatty() else 110)
     instance = dg.DagsterInstance.get()
@@ -76,7 +76,9 @@ def run(args) -> int:
     if args.perplexity:
         run_config["resources"] = {"quality_settings": {"config": {"perplexity": True}}}
     rewrite_config = dict(QUIET_LOGS)
-    rw = {"enabled": not args.no_rewrite}
+    # run config replaces the resource's whole configuration, so the deployment's limits are passed along
+    rw = {"enabled": not args.no_rewrite, "max_documents_per_shard": rewrite_max_documents(),
+          "max_source_chars": rewrite_max_chars()}
     if args.rewrite_max_chars is not None:
         rw["max_source_chars"] = args.rewrite_max_chars
     if args.rewrite_docs is not None:
