@@ -74,10 +74,19 @@ def _wait_runs(url: str, n: int, timeout: float = 300) -> list[dict]:
     pytest.fail(f"runs did not finish in {timeout} s: {runs}")
 
 
-def _skip_welcome(driver) -> None:
-    """Dismiss the first-visit "Join the Dagster community" dialog when it shows."""
-    for b in driver.find_elements(By.XPATH, "//button[normalize-space(.)='Skip']"):
-        b.click()
+def _skip_welcome(driver, wait_s: float = 0) -> None:
+    """Dismiss the first-visit "Join the Dagster community" dialog (it opens a moment after the first page)."""
+    from selenium.common.exceptions import TimeoutException
+
+    xpath = "//button[normalize-space(.)='Skip']"
+    try:
+        if wait_s:
+            WebDriverWait(driver, wait_s).until(EC.element_to_be_clickable((By.XPATH, xpath)))
+        for b in driver.find_elements(By.XPATH, xpath):
+            b.click()
+        WebDriverWait(driver, 10).until(EC.invisibility_of_element_located((By.XPATH, xpath)))
+    except TimeoutException:
+        pass
 
 
 def _click(driver, wait, xpath: str, tries: int = 10) -> None:
@@ -146,7 +155,7 @@ def test_materialise_from_the_browser_and_read_the_metadata(chromium, small_craw
         # the asset graph (global lineage) shows every stage's group, the catalog every asset
         driver.get(f"{url}/asset-groups")
         wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'rewriting')]")))
-        _skip_welcome(driver)
+        _skip_welcome(driver, wait_s=15)
         time.sleep(2)  # let the graph lay out
         page = driver.page_source
         for name in ("crawl", "curation", "dedup", "quality", "rewriting", "mixing"):
