@@ -48,3 +48,32 @@ def copy_sample(tmp_path):
         shutil.copytree(SAMPLE, dst)
         return dst
     return _copy
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for servers the tests start)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc, timeout: float, what: str) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's output if ``proc`` exits or time runs out."""
+    import time
+
+    import requests
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read()
+            pytest.fail(f"{what} exited: {(out.decode() if isinstance(out, bytes) else out)[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"{what} did not answer within {timeout:.0f} s")

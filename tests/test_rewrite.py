@@ -6,7 +6,6 @@ import gzip
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from curation.rewrite import (BackendError, GenerationParams, MemoryCache, OpenA
                               StoreChunkCache, TransformersBackend, chunk_text, copy_share, reject_reason,
                               rewrite_documents, select, source_overlap)
 from curation.storage import ShardStore
+from tests.conftest import free_port, wait_for_http
 
 DATA = Path(__file__).parent / "data"
 
@@ -213,36 +213,20 @@ def test_cache_skips_generated_chunks_and_a_killed_run_resumes(local, docs, tmp_
 
 # ------------------------------------------------------------------------------------------- served backend
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served():
     """`transformers serve` with the converted SmolLM2-135M-Instruct folder, offline, on loopback."""
     from curation.models import converted_gguf, default_causal_lm
 
     folder = converted_gguf(default_causal_lm())
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("transformers")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.Popen([str(exe), "serve", folder, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"transformers serve exited: {proc.stdout.read()[-2000:]}")
-            try:
-                if requests.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(1)
-        else:
-            raise RuntimeError("transformers serve did not become healthy in 180 s")
+        wait_for_http(url + "/health", proc, 180, "transformers serve")
         yield url, folder
     finally:
         proc.terminate()
@@ -325,7 +309,7 @@ def test_429_and_5xx_are_retried_with_backoff_and_4xx_fails_at_once(flaky, docs)
 
 
 def test_unreachable_server_fails_with_a_clear_error():
-    port = _free_port()  # nothing listens here
+    port = free_port()  # nothing listens here
     backend = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "m", backoff=0.01, max_retries=1, timeout=2)
     with pytest.raises(BackendError, match=rf"127.0.0.1:{port}/v1/chat/completions .*ConnectionError.*server running"):
         backend.generate([[{"role": "user", "content": "hi"}]], GenerationParams(max_new_tokens=4))

@@ -6,7 +6,6 @@ pages, and saves screenshots (``$CURATION_SCREENSHOTS`` or the test's tmp folder
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import requests
 
 from curation.sources import CrawlSource
 from curation_assets.partitions import SNAPSHOTS, partition_key
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port, wait_for_http
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -45,12 +44,6 @@ def _driver(browser: str, driver_path: str, profile: Path):
                  "--window-size=1600,1000", f"--user-data-dir={profile}"):
         opts.add_argument(flag)
     return webdriver.Chrome(service=Service(driver_path), options=opts)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _gql(url: str, query: str, variables: dict | None = None) -> dict:
@@ -130,7 +123,7 @@ def test_materialise_from_the_browser_and_read_the_metadata(chromium, small_craw
             os.environ.pop("DAGSTER_HOME")
         else:
             os.environ["DAGSTER_HOME"] = old
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen([str(exe), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -138,17 +131,7 @@ def test_materialise_from_the_browser_and_read_the_metadata(chromium, small_craw
     url = f"http://127.0.0.1:{port}"
     driver = None
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{url}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-            time.sleep(1)
-        else:
-            pytest.fail("dagster dev did not answer within 180 s")
+        wait_for_http(f"{url}/server_info", proc, 180, "dagster dev")
         driver = _driver(*chromium, tmp_path / "profile")
         wait = WebDriverWait(driver, 120)
 

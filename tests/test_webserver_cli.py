@@ -4,25 +4,17 @@ summary, and on a second run recomputes nothing."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port, wait_for_http
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_webserver_serves_assets_with_partitions(tmp_path):
@@ -34,17 +26,7 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{url}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-            time.sleep(1)
-        else:
-            pytest.fail("webserver did not answer within 120 s")
+        wait_for_http(f"{url}/server_info", proc, 120, "dagster-webserver")
         query = "{ assetNodes { assetKey { path } isPartitioned isObservable dependencyKeys { path } } }"
         nodes = requests.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]["assetNodes"]
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
