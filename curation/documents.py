@@ -26,7 +26,8 @@ from curation.warc import WarcFormatError, WarcLimits, iter_pages, iter_wet
 
 #: Counters that are not drop reasons (everything else in ``counts`` is one).
 NOTES = frozenset({"records_in", "truncated_file", "corrupt_stream_resyncs", "charset_fallback",
-                   "invalid_warc_date", "files", "charset_lossy"})
+                   "invalid_warc_date", "files", "charset_lossy", "charset_implausible",
+                   "extraction_fallback", "unreadable_file"})
 
 
 @dataclass(frozen=True)

@@ -40,13 +40,39 @@ class UndecodableError(ValueError):
     """No candidate charset decodes the payload."""
 
 
+#: Text codecs that are not web charsets: their decoders raise UnicodeError on ordinary bytes or turn markup into
+#: something else (codecs.lookup accepts them, and bytes-to-bytes codecs such as base64 or rot13, as charsets).
+_NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "utf-7", "undefined"})
+
+
 def _normalise_charset(name: str | None) -> str | None:
+    """The codec name for a declared charset, or None when it names no text codec a web page can use."""
     if not name:
         return None
     try:
-        return codecs.lookup(name.strip().strip("\"'")).name
-    except LookupError:
+        info = codecs.lookup(name.strip().strip("\"'"))
+    except (LookupError, ValueError, TypeError):
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None  # base64, hex, zlib, bz2, uu, quopri, rot13...: bytes-to-bytes or str-to-str, not a charset
+    return info.name
+
+
+def _decode(body: bytes, enc: str, errors: str = "strict") -> str | None:
+    """``body`` decoded with ``enc``, or None when it does not decode (whatever the codec raises)."""
+    try:
+        return body.decode(enc, errors)
+    except Exception:  # UnicodeError, and anything an exotic codec may raise: a page can never stop the shard
+        return None
+
+
+def _plausible(body: bytes, text: str) -> bool:
+    """False when a charset turned visible ASCII markup into something else (utf-16 on ASCII bytes gives CJK).
+
+    An HTML page whose first 4 KB hold a ``<`` byte must decode to text holding ``<``: every ASCII-compatible
+    charset keeps it, real UTF-16/32 pages hold it as ``<\\0`` which decodes to ``<`` too.
+    """
+    return b"<" not in body[:4096] or "<" in text[:8192]
 
 
 MAX_REPLACED_SHARE = 0.01  # a page may lose up to 1% of its characters to invalid bytes, no more
@@ -55,36 +81,52 @@ MAX_REPLACED_SHARE = 0.01  # a page may lose up to 1% of its characters to inval
 def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None]:
     """Decode an HTML payload: the HTTP charset, else the <meta> charset, else uchardet's guess, else UTF-8.
 
-    A stated charset (HTTP header, then <meta>) that decodes strictly wins. Real pages often mix encodings
-    (a UTF-8 page with a stray Latin-1 byte): then the stated charset is kept with replacement characters
-    if they are at most 1% of the text, rather than a detector's guess that would garble every non-ASCII
-    letter. Returns (text, charset used, note) with note None, "charset_fallback" (the declared charset
-    was unusable) or "charset_lossy"; raises UndecodableError when nothing decodes.
+    A stated charset (HTTP header, then <meta>) that decodes strictly to plausible text wins. Real pages often
+    mix encodings (a UTF-8 page with a stray Latin-1 byte): then the stated charset is kept with replacement
+    characters if they are at most 1% of the text, rather than a detector's guess that would garble every
+    non-ASCII letter. Never raises anything but UndecodableError, whatever the page declares.
+
+    Returns (text, charset used, note) with note None, "charset_fallback" (the declared charset is no text
+    codec, unknown, or does not decode), "charset_implausible" (it decodes, but to text that lost the page's
+    markup, e.g. utf-16 declared on ASCII bytes) or "charset_lossy"; raises UndecodableError when nothing decodes.
     """
     from resiliparse.parse.encoding import detect_encoding
 
     declared_norm = _normalise_charset(declared)
     stated: list[str] = [declared_norm] if declared_norm else []
     m = _META_CHARSET.search(body[:4096])
-    meta = _normalise_charset(m.group(1).decode("ascii", "ignore")) if m else None
+    meta_raw = m.group(1).decode("ascii", "ignore") if m else None
+    meta = _normalise_charset(meta_raw)
     if meta and meta not in stated:
         stated.append(meta)
+    implausible = False
     for enc in stated:  # what the server or the page says, strictly
-        try:
-            return body.decode(enc).lstrip("\ufeff"), enc, None if enc == declared_norm or not declared else "charset_fallback"
-        except UnicodeDecodeError:
-            pass
+        text = _decode(body, enc)
+        if text is None:
+            continue
+        if not _plausible(body, text):
+            implausible = True
+            continue
+        return text.lstrip("\ufeff"), enc, None if enc == declared_norm or not declared else "charset_fallback"
     for enc in stated:  # ... or with a few bad bytes replaced: better than a wrong guess that garbles all text
-        text = body.decode(enc, errors="replace")
-        if text.count("\ufffd") <= MAX_REPLACED_SHARE * max(len(text), 1):
+        text = _decode(body, enc, "replace")
+        if text is not None and _plausible(body, text) and text.count("\ufffd") <= MAX_REPLACED_SHARE * max(len(text), 1):
             return text.lstrip("\ufeff"), enc, "charset_lossy"
-    guesses = [g for g in (_normalise_charset(detect_encoding(body)), "utf-8") if g and g not in stated]
+    note = "charset_implausible" if implausible else ("charset_fallback" if declared or meta_raw else None)
+    guesses = [g for g in (_normalise_charset(_detect(detect_encoding, body)), "utf-8")
+               if g and g not in stated]
     for enc in guesses:
-        try:
-            return body.decode(enc).lstrip("\ufeff"), enc, "charset_fallback" if declared else None
-        except UnicodeDecodeError:
-            pass
+        text = _decode(body, enc)
+        if text is not None and _plausible(body, text):
+            return text.lstrip("\ufeff"), enc, note
     raise UndecodableError(f"no charset decodes the payload (tried {stated + guesses})")
+
+
+def _detect(detect_encoding, body: bytes) -> str | None:
+    try:
+        return detect_encoding(body)
+    except Exception:
+        return None
 
 
 class Extractor:

@@ -28,6 +28,7 @@ class WarcLimits:
 
     max_payload_bytes: int = 4 * 1024 * 1024  # larger HTML payloads are counted as too_large and skipped
     max_decoded_bytes: int = 16 * 1024 * 1024  # cap on Content-Encoding decompression (zip bombs)
+    max_member_bytes: int = 256 * 1024 * 1024  # cap on inflating one gzip member outside FastWARC (tail, resync)
 
     def __post_init__(self) -> None:
         if self.max_payload_bytes <= 0 or self.max_decoded_bytes <= 0:
@@ -58,6 +59,10 @@ class WetDoc:
     text: str
 
 
+class TooLargeError(ValueError):
+    """A payload that inflates past its cap (a decompression bomb, or just too big): counted as too_large."""
+
+
 class WarcFormatError(ValueError):
     """A file that cannot be read as WARC at all (no record found in non-empty data)."""
 
@@ -81,9 +86,59 @@ def _decode_content_encoding(body: bytes, encoding: str | None, limit: int) -> b
         return body
     d = zlib.decompressobj(wbits)
     out = d.decompress(body, limit)
-    if d.unconsumed_tail:
-        raise ValueError("decoded payload over the size cap")
+    if d.unconsumed_tail or (not d.eof and d.decompress(b"", 1)):
+        raise TooLargeError(f"Content-Encoding {enc} inflates past {limit} bytes")
     return out
+
+
+def _inflate_member(read: Callable[[int], bytes], limit: int, head_bytes: int = 0) -> tuple[str, bytes, bytes]:
+    """Inflate one gzip member from ``read(n)`` in bounded memory (1 MiB at a time, output discarded).
+
+    Returns (status, the first ``head_bytes`` inflated, bytes read past the member's end). Status is "whole"
+    (the member ended), "truncated" (the input ended first, or is not valid gzip) or "too_large" (more than
+    ``limit`` inflated bytes: stopped there).
+    """
+    d, head, total, pending = zlib.decompressobj(31), b"", 0, b""
+    try:
+        while not d.eof:
+            if not pending:
+                pending = read(1 << 20)
+                if not pending:
+                    return "truncated", head, b""
+            out = d.decompress(pending, 1 << 20)
+            pending = d.unconsumed_tail
+            total += len(out)
+            if len(head) < head_bytes:
+                head += out[: head_bytes - len(head)]
+            if total > limit:
+                return "too_large", head, b""
+    except zlib.error:
+        return "truncated", head, b""
+    return "whole", head, d.unused_data + pending
+
+
+class _PushbackReader:
+    """A file's ``read`` with bytes pushed back in front (what one gzip member read past its end)."""
+
+    def __init__(self, fh):
+        self.fh, self.buf = fh, b""
+
+    def read(self, n: int) -> bytes:
+        if self.buf:
+            out, self.buf = self.buf, b""
+            return out
+        return self.fh.read(n)
+
+    def at_end(self) -> bool:
+        """True when only NUL padding (or nothing) is left; otherwise the next bytes stay readable."""
+        while True:
+            chunk = self.read(1 << 20)
+            if not chunk:
+                return True
+            chunk = chunk.lstrip(b"\0")
+            if chunk:
+                self.buf = chunk
+                return False
 
 
 def iter_records(
@@ -149,50 +204,42 @@ def _find_resync_point(open_at, after: int, compressed: bool) -> int | None:
         fh.close()
 
 
-def _member_is_intact_warc(open_at, offset: int, limit: int = 64 << 20) -> bool:
-    """True when the gzip member at ``offset`` inflates completely and starts a WARC record."""
+def _member_is_intact_warc(open_at, offset: int, limit: int = WarcLimits.max_member_bytes) -> bool:
+    """True when the gzip member at ``offset`` inflates completely (within ``limit``) and starts a WARC record."""
     fh = open_at(offset)
     try:
-        d, head, read = zlib.decompressobj(31), b"", 0
-        while not d.eof and read < limit:
-            chunk = fh.read(1 << 20)
-            if not chunk:
-                return False
-            read += len(chunk)
-            out = d.decompress(chunk)
-            if len(head) < 8:
-                head += out[:8]
-        return d.eof and head.startswith(_WARC_MAGIC)
-    except zlib.error:
-        return False
+        status, head, _ = _inflate_member(fh.read, limit, head_bytes=8)
+        return status == "whole" and head.startswith(_WARC_MAGIC)
     finally:
         fh.close()
 
 
-def _tail_truncated(open_at, last_pos: int, compressed: bool) -> bool:
-    """True when the file ends inside a record (FastWARC drops such a record without a word)."""
+def _tail_truncated(open_at, last_pos: int, compressed: bool, limit: int = WarcLimits.max_member_bytes) -> bool:
+    """True when the file ends inside a record (FastWARC drops such a record without a word).
+
+    Compressed files: each member from the last record on is inflated in bounded memory; a member inflating
+    past ``limit`` ends the check (its record is far over the payload cap, counted too_large by the reader).
+    """
     fh = open_at(last_pos)
     try:
-        tail = fh.read()
+        if compressed:
+            src = _PushbackReader(fh)
+            while not src.at_end():
+                status, _, rest = _inflate_member(src.read, limit)
+                if status != "whole":
+                    return status == "truncated"
+                src.buf = rest + src.buf
+            return False
+        head = fh.read(1 << 16)
+        fh.seek(0, 2)
+        remaining = fh.tell() - last_pos
     finally:
         fh.close()
-    if compressed:
-        data = tail
-        while data:
-            d = zlib.decompressobj(31)
-            try:
-                d.decompress(data)
-            except zlib.error:
-                return True
-            if not d.eof:
-                return True
-            data = d.unused_data.lstrip(b"\0")
-        return False
-    head_end = tail.find(b"\r\n\r\n")
+    head_end = head.find(b"\r\n\r\n")
     if head_end == -1:
         return True
-    m = re.search(rb"(?im)^content-length:\s*(\d+)", tail[:head_end])
-    return bool(m) and len(tail) < head_end + 4 + int(m.group(1))
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", head[:head_end])
+    return bool(m) and remaining < head_end + 4 + int(m.group(1))
 
 
 def _header(headers, name: str) -> str | None:
@@ -239,6 +286,9 @@ def iter_pages(
         try:
             body = rec.reader.read()
             body = _decode_content_encoding(body, _header(http, "Content-Encoding"), limits.max_decoded_bytes)
+        except TooLargeError:
+            counts["too_large"] += 1
+            continue
         except (OSError, ValueError, zlib.error):
             counts["corrupt_record"] += 1
             continue
