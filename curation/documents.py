@@ -21,13 +21,13 @@ import pyarrow.parquet as pq
 
 from curation import schema
 from curation.extract import ExtractionConfig, Extractor, UndecodableError, decode_html
+from curation.page_budget import too_deep
 from curation.sources import CrawlSource, InputFile
 from curation.warc import WarcFormatError, WarcLimits, iter_pages, iter_wet
 
 #: Counters that are not drop reasons (everything else in ``counts`` is one).
 NOTES = frozenset({"records_in", "truncated_file", "corrupt_stream_resyncs", "charset_fallback",
-                   "invalid_warc_date", "files", "charset_lossy", "charset_implausible",
-                   "extraction_fallback", "unreadable_file"})
+                   "invalid_warc_date", "files", "charset_lossy", "charset_implausible", "unreadable_file"})
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,9 @@ class DocumentBuilder:
                 continue
             if note:
                 counts[note] += 1
+            if too_deep(html):  # would cost the parser or the extractor more than the per-page budget
+                counts["dom_too_deep"] += 1
+                continue
             try:
                 text = self.extractor(html)
             except Exception:  # an extractor crash on one page must not stop the shard
