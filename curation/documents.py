@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import json
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -91,17 +92,30 @@ class DocumentBuilder:
         return self._extractor
 
     def build(self, snapshot: str, shard: str, files: list[InputFile],
-              on_file: Callable[[InputFile, int], None] | None = None) -> tuple[pa.Table, Counter]:
+              on_file: Callable[[InputFile, int], None] | None = None,
+              on_unreadable: Callable[[InputFile, str], None] | None = None) -> tuple[pa.Table, Counter]:
+        """The shard's documents and counts. A missing file raises InputFileError; a file that exists but cannot
+        be read (not a WARC, not gzip, unreadable) is counted ``unreadable_file``, reported to ``on_unreadable``
+        with a one-line reason naming it, and contributes nothing (its partial rows and counts are undone)."""
         counts: Counter = Counter()
         rows: list[dict] = []
         for f in sorted(files, key=lambda f: f.path):
-            before = len(rows)
+            before, counts_before = len(rows), counts.copy()
             try:
                 self._read_file(f, snapshot, shard, rows, counts)
             except InputFileError:
                 raise
-            except (FileNotFoundError, WarcFormatError, OSError, ValueError) as exc:
-                raise InputFileError(f"cannot read {self.source.url(f.path)}: {exc}") from exc
+            except FileNotFoundError as exc:  # vanished since the listing: a missing file fails at once
+                raise InputFileError(f"input file not found: {self.source.url(f.path)}") from exc
+            except (WarcFormatError, OSError, ValueError, EOFError, zlib.error) as exc:
+                del rows[before:]
+                counts.clear()
+                counts.update(counts_before)
+                counts["unreadable_file"] += 1
+                if on_unreadable:
+                    on_unreadable(f, f"cannot read {self.source.url(f.path)}: {type(exc).__name__}: "
+                                     f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'}")
+                continue
             counts["files"] += 1
             if on_file:
                 on_file(f, len(rows) - before)

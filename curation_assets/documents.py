@@ -18,7 +18,7 @@ from curation_assets.sources import warc_files
 from resources import CrawlSourceResource, StorageResource
 
 ASSET = "documents"
-CODE_VERSION = "documents-v1"  # bump when extraction code changes its output
+CODE_VERSION = "documents-v2"  # bump when extraction code changes its output
 
 
 class ExtractionRunConfig(dg.Config):
@@ -38,7 +38,8 @@ class ExtractionRunConfig(dg.Config):
     code_version=CODE_VERSION,
     group_name="curation",
     kinds={"parquet"},
-    check_specs=check_specs(ASSET),
+    check_specs=check_specs(ASSET, extra=(("inputs_readable", "Every input file of the shard could be read "
+                                           "(warns and names the files that could not; the shard completes)."),)),
     description="Main text of every HTTP 200 HTML response (Resiliparse by default), one row per document.",
 )
 def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, crawl: CrawlSourceResource,
@@ -56,15 +57,23 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
     if recomputed:
         context.log.info(f"extracting {len(files)} files of {snapshot} shard {shard}")
         t0 = time.perf_counter()
+        unreadable: list[str] = []
+
+        def on_unreadable(f, why: str) -> None:
+            context.log.warning(why)
+            unreadable.append(why)
+
         try:
             table, counts = DocumentBuilder(source, extraction, inputs).build(
-                snapshot, shard, files, on_file=lambda f, n: context.log.debug(f"{f.path}: {n} documents"))
-        except InputFileError as exc:  # a missing or unreadable input does not heal on retry
+                snapshot, shard, files, on_file=lambda f, n: context.log.debug(f"{f.path}: {n} documents"),
+                on_unreadable=on_unreadable)
+        except InputFileError as exc:  # a missing input does not heal on retry
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         dropped, notes = split_counts(counts)
         info = {"fingerprint": fp, "rows": table.num_rows, "records_in": counts["records_in"],
                 "dropped": dropped, "notes": notes, "input_files": len(files),
                 "input_bytes": sum(f.size or 0 for f in files), "extractor": extraction.extractor,
+                "unreadable_files": unreadable,
                 "seconds": time.perf_counter() - t0}
         nbytes = store.write(ASSET, snapshot, shard, table, info)
         table_schema, ids = table.schema, table.column("id")
@@ -88,6 +97,10 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
     return dg.MaterializeResult(
         metadata=metadata,
         data_version=dg.DataVersion(fp),
-        check_results=check_results(table_schema, schema.DOCUMENTS, ids, had_input=bool(files)),
+        check_results=check_results(table_schema, schema.DOCUMENTS, ids, had_input=bool(files)) + [
+            dg.AssetCheckResult(check_name="inputs_readable", passed=not info.get("unreadable_files"),
+                                severity=dg.AssetCheckSeverity.WARN,
+                                description="; ".join(info.get("unreadable_files", [])) or None,
+                                metadata={"unreadable_files": dg.MetadataValue.json(info.get("unreadable_files", []))})],
     )
 

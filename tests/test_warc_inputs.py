@@ -134,10 +134,15 @@ def test_warc_without_responses_yields_nothing(tmp_path):
     assert table.num_rows == 0 and counts["files"] == 1
 
 
-def test_not_a_warc_fails_naming_the_file(tmp_path):
-    write_crawl(tmp_path, "S-1", {"junk.warc.gz": gzip.compress(b"this is not a WARC file\n" * 50)})
-    with pytest.raises(InputFileError, match="junk.warc.gz"):
-        build(tmp_path)
+def test_not_a_warc_is_counted_naming_the_file_and_the_shard_completes(tmp_path):
+    write_crawl(tmp_path, "S-1", {"junk.warc.gz": gzip.compress(b"this is not a WARC file\n" * 50),
+                                  "good.warc.gz": warc_gz([response("http://a.org/ok", GOOD_HTML)])})
+    src = CrawlSource(str(tmp_path))
+    bad: list[str] = []
+    table, counts = DocumentBuilder(src).build("S-1", "0000", src.list_files("S-1"),
+                                               on_unreadable=lambda f, why: bad.append(why))
+    assert table.column("url").to_pylist() == ["http://a.org/ok"]
+    assert counts["unreadable_file"] == 1 and counts["files"] == 1 and len(bad) == 1 and "junk.warc.gz" in bad[0]
 
 
 def test_missing_listed_file_fails_naming_the_file(tmp_path):
