@@ -7,16 +7,17 @@ an already-extracted corpus (WET, JSONL, Parquet) can enter the pipeline by bein
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import posixpath
 import re
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import fsspec
 
+from curation.names import safe_relative
 from curation.sharding import shard_keys, shard_index
 
 #: File kinds by name, most specific first. WET must come before WARC.
@@ -78,7 +79,8 @@ class CrawlSource:
         return self._fs
 
     def full_path(self, relative: str) -> str:
-        return posixpath.join(self._root_path, relative)
+        """The path of a file under the root; ``relative`` must stay inside it (UnsafeNameError otherwise)."""
+        return posixpath.join(self._root_path, safe_relative(relative, "path under the crawl root"))
 
     def url(self, relative: str) -> str:
         """A URL a user can paste (``s3://...`` or a local path)."""
@@ -103,14 +105,20 @@ class CrawlSource:
     def list_files(self, snapshot: str) -> list[InputFile]:
         """Every input file of a snapshot, with its size and version (listed afresh, never from a cache)."""
         self._fs.invalidate_cache()
-        snap_dir = self.full_path(f"crawl-data/{snapshot}")
+        snap_dir = self.full_path(f"crawl-data/{safe_relative(snapshot, 'snapshot name', single=True)}")
         listing = posixpath.join(snap_dir, self.listing)
         if self._fs.exists(listing):
             with self._fs.open(listing, "rb") as fh:
                 raw = fh.read()
             if raw[:2] == b"\x1f\x8b":
-                raw = gzip.decompress(raw)
-            paths = [line.strip() for line in raw.decode("utf-8").splitlines() if line.strip()]
+                raw = _gunzip(raw, MAX_LISTING_BYTES, self.url(posixpath.relpath(listing, self._root_path)))
+            paths = [line.strip() for line in raw.decode("utf-8", errors="replace").splitlines() if line.strip()]
+            for lineno, p in enumerate(paths, 1):
+                try:
+                    safe_relative(p, "listed path")
+                except ValueError as exc:
+                    raise type(exc)(f"{self.url(posixpath.relpath(listing, self._root_path))} line {lineno}: "
+                                    f"{exc}") from None
             return self._describe(paths)
         if not self._fs.isdir(snap_dir):
             raise FileNotFoundError(f"snapshot {snapshot!r} not found under {self.root!r}")
@@ -131,7 +139,7 @@ class CrawlSource:
         out = []
         for d, members in by_dir.items():
             try:
-                entries = self._fs.ls(self.full_path(d), detail=True)
+                entries = self._fs.ls(self.full_path(d) if d else self._root_path, detail=True)
             except FileNotFoundError:
                 entries = []
             infos = {posixpath.basename(e["name"].rstrip("/")): e for e in entries}
@@ -156,6 +164,24 @@ class CrawlSource:
     def local_path(self, relative: str) -> str | None:
         """The file's path on the local disk, when the root is local (native readers are faster on it)."""
         return self.full_path(relative) if self.is_local else None
+
+
+MAX_LISTING_BYTES = 1 << 30  # a listing inflating past 1 GiB is refused (Common Crawl's are about 10 MB)
+
+
+def _gunzip(raw: bytes, limit: int, url: str) -> bytes:
+    """Inflate a gzip file (all members) in bounded memory; ValueError naming ``url`` past ``limit`` bytes."""
+    out, data = [], raw
+    total = 0
+    while data:
+        d = zlib.decompressobj(31)
+        chunk = d.decompress(data, limit - total + 1)
+        total += len(chunk)
+        out.append(chunk)
+        if total > limit or d.unconsumed_tail:
+            raise ValueError(f"{url} inflates past {limit:,} bytes")
+        data = d.unused_data.lstrip(b"\0") if d.eof else b""
+    return b"".join(out)
 
 
 def _version(info: dict | None) -> str:

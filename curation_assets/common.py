@@ -1,16 +1,46 @@
 """What every per-shard asset shares: up-to-date checks, asset checks, and metadata for the UI."""
 
 
+import errno
+import functools
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import dagster as dg
 
+from curation.names import UnsafeNameError
 from curation.schema import schema_differences
 
 
-# Transient failures (S3 throttling, a dropped connection) are retried with exponential backoff; input errors
-# that cannot heal are raised as dg.Failure(allow_retries=False) and fail at once.
+# Transient failures (S3 throttling, a dropped connection) are retried with exponential backoff; errors that
+# cannot heal (see fail_fast) are raised as dg.Failure(allow_retries=False) and fail at once.
 RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+#: OSError numbers that a retry two seconds later cannot change: permissions, a read-only disk, a file where a
+#: folder must be (or the reverse), a name too long.
+_PERMANENT_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+                               errno.ENAMETOOLONG})
+
+
+def permanent(exc: BaseException) -> bool:
+    """True for an error that will not heal on retry (a permission error, an unsafe name...)."""
+    return isinstance(exc, UnsafeNameError) or (isinstance(exc, OSError) and exc.errno in _PERMANENT_ERRNOS)
+
+
+def fail_fast(fn):
+    """Asset compute functions: an error that will not heal fails the step at once, with one line naming the path
+    (``[Errno 13] Permission denied: '/out/documents/S'``), instead of being retried by RETRY."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not permanent(exc):
+                raise
+            line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise dg.Failure(description=f"{type(exc).__name__}: {line}", allow_retries=False) from exc
+
+    return wrapper
 
 
 def check_specs(asset: str, extra: tuple[tuple[str, str], ...] = ()) -> list[dg.AssetCheckSpec]:

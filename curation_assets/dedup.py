@@ -19,7 +19,7 @@ from curation import schema
 from curation.dedup import (ArrayFile, PriorIndex, ShardInput, cluster_histogram, decide, find_clusters, hasher,
                             shard_decisions, signature_table, write_buckets, write_index)
 from curation.fingerprints import digest
-from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
 from resources import DedupResource, StorageResource
@@ -51,6 +51,7 @@ def buckets_name(shard: str) -> str:
     description="Exact-text and URL hashes and MinHash LSH band keys (FineWeb: 5-grams, 14 bands x 8 rows) "
                 "per document, with the shard's keys sorted per band in a bucket file beside the table.",
 )
+@fail_fast
 def minhash_signatures(context: dg.AssetExecutionContext, storage: StorageResource,
                        dedup_settings: DedupResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)
@@ -113,6 +114,7 @@ def _prior_indexes(store, snapshot: str, workdir: str) -> list[PriorIndex]:
     description="Exact, URL and MinHash clusters of one snapshot (bands merged from disk, union-find), the "
                 "copy kept in each, and the snapshot's key index for incremental cross-snapshot dedup.",
 )
+@fail_fast
 def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
                    dedup_settings: DedupResource) -> dg.MaterializeResult:
     snapshot = context.partition_key
@@ -224,6 +226,7 @@ def _largest_md(largest: list[dict]) -> str:
     description="Per document: keep or remove, the reason (exact_duplicate, url_duplicate, minhash_duplicate), "
                 "cluster id and size. Labels only: the keep decision is applied downstream.",
 )
+@fail_fast
 def dedup(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)
     store = storage.store()

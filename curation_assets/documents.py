@@ -11,7 +11,7 @@ from curation.extract import ExtractionConfig
 from curation.fingerprints import digest
 from curation.sources import fingerprint
 from curation.warc import WarcLimits
-from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from curation_assets.settings import num_shards
 from curation_assets.sources import warc_files
@@ -42,6 +42,7 @@ class ExtractionRunConfig(dg.Config):
                                            "(warns and names the files that could not; the shard completes)."),)),
     description="Main text of every HTTP 200 HTML response (Resiliparse by default), one row per document.",
 )
+@fail_fast
 def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, crawl: CrawlSourceResource,
               storage: StorageResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from curation import schema
 from curation.fingerprints import digest, file_identity
 from curation.langid import language_table
-from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from resources import LanguageIdResource, StorageResource
@@ -30,6 +30,7 @@ FINEWEB_MIN_SCORE = 0.65  # shown in metadata only: the threshold is applied whe
     check_specs=check_specs(ASSET, (("covers_documents", "Exactly one label per document of the shard."),)),
     description="fastText lid.176 language, score and top-k per document, with a second opinion on low scores.",
 )
+@fail_fast
 def language(context: dg.AssetExecutionContext, storage: StorageResource, langid: LanguageIdResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)
     store = storage.store()

@@ -13,6 +13,7 @@ import polars as pl
 from curation.fingerprints import digest, file_identity
 from curation.mixing import (MixtureConfig, corpus_rows, count_tokens, crawl_candidates, data_card, domain_of,
                              group_key, load_tokenizer, manifest, sample, topic_labels, write_shards)
+from curation_assets.common import fail_fast
 from curation_assets.dedup import dedup
 from curation_assets.partitions import SHARDS
 from curation_assets.quality import quality
@@ -42,6 +43,7 @@ CORPORA = "corpora"
     description="Extra corpora the mixture draws from (a user's Wikipedia, code or book dump), registered from "
                 "the JSONL or Parquet files the mixture definition names: one table each, with lineage.",
 )
+@fail_fast
 def corpora(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage: StorageResource) -> dg.MaterializeResult:
     import pyarrow as pa
 
@@ -75,6 +77,7 @@ def corpora(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage
     description="A token-budgeted training set from weighted groups of kept documents (crawl snapshots, "
                 "accepted LLM rewrites and registered corpora), with upsampling caps, a manifest and a data card.",
 )
+@fail_fast
 def mixture(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage: StorageResource) -> dg.MaterializeResult:
     cfg = MixtureConfig.from_yaml(config.path)
     store = storage.store()

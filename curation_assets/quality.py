@@ -17,7 +17,7 @@ from curation.classifier import TrainConfig, bucket_of, classifier_scorer, decil
     read_examples, split_of, train_classifier
 from curation.fingerprints import digest, file_identity
 from curation.quality import FILTERS, SignalConfig, Thresholds, decide, quality_schema, signals_table
-from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
 from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
@@ -65,6 +65,7 @@ def _crawl_sample(store, n: int, seed: int = 0) -> list[str]:
                 "the crawl (negatives), with its held-back accuracy, its agreement with human labels, and the "
                 "decile boundaries of its score on the crawl sample (the quality buckets).",
 )
+@fail_fast
 def quality_classifier(context: dg.AssetExecutionContext, storage: StorageResource,
                        quality_settings: QualityResource) -> dg.MaterializeResult:
     store = storage.store()
@@ -157,6 +158,7 @@ def _classifier_scorer(store, meta: dict, work: str):
                 "thresholds, reason codes), the trained classifier's score and quality bucket (crawl deciles), "
                 "and optional FineWeb-Edu-style and perplexity scores. Labels only.",
 )
+@fail_fast
 def quality(context: dg.AssetExecutionContext, storage: StorageResource,
             quality_settings: QualityResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)

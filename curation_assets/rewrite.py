@@ -20,7 +20,7 @@ from curation.fingerprints import digest
 from curation.quality import SignalConfig, Thresholds, decide, signals_table
 from curation.rewrite import (BackendError, GenerationParams, OpenAIBackend, RejectionRules, Selection,
                               StoreChunkCache, TransformersBackend, rewrite_documents, select)
-from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.dedup import DEDUP, dedup
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
@@ -112,6 +112,7 @@ def _md_cell(text: str, n: int = 400) -> str:
                 "named, versioned prompt; rejected with a reason (empty, refusal, truncated, too short, copy) or "
                 "by the quality stage's own heuristics and classifier. Generated chunks are cached.",
 )
+@fail_fast
 def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrite_settings: RewriteResource,
              quality_settings: QualityResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation import schema
+from curation import schema, storage
 from curation.documents import DocumentBuilder, InputFileError
 from curation.sharding import shard_index, shard_keys
 from curation.sources import CrawlSource, fingerprint
@@ -96,12 +96,11 @@ def test_failed_write_leaves_previous_table_and_no_temp_file(tmp_path, monkeypat
     t = pa.table({"x": [1, 2, 3]})
     store.write("a", "S", "0000", t, {"fingerprint": "old"})
 
-    def crash(table, where, **kw):
-        with open(where, "wb") as fh:
-            fh.write(b"PAR1 half a file")
+    def crash(table, fh):
+        fh.write(b"PAR1 half a file")
         raise KeyboardInterrupt("killed mid-write")
 
-    monkeypatch.setattr(pq, "write_table", crash)
+    monkeypatch.setattr(storage, "_write_checksummed", crash)
     with pytest.raises(KeyboardInterrupt):
         store.write("a", "S", "0000", pa.table({"x": [9]}), {"fingerprint": "new"})
     monkeypatch.undo()
