@@ -20,6 +20,7 @@ from typing import Callable, Protocol
 
 from curation.fingerprints import digest
 from curation.prompts import Prompt, clean_output
+from curation.redact import redact_text, split_credentials
 
 
 class BackendError(RuntimeError):
@@ -155,6 +156,8 @@ class OpenAIBackend:
     def __init__(self, base_url: str, model: str, api_key: str | None = None, concurrency: int = 4,
                  timeout: float = 300.0, max_retries: int = 5, backoff: float = 1.0, max_backoff: float = 60.0,
                  tokenizer: str | None = None, model_id: str | None = None):
+        # user:password in the URL travels as HTTP basic auth; only the clean URL appears in messages and metadata
+        base_url, self.auth = split_credentials(base_url)
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + ("/chat/completions" if self.base_url.endswith("/v1") else "/v1/chat/completions")
         self.model = model
@@ -186,15 +189,15 @@ class OpenAIBackend:
         for attempt in range(self.max_retries + 1):
             wait = min(self.max_backoff, self.backoff * 2 ** attempt) * (0.5 + random.random() / 2)
             try:
-                resp = self._session.post(self.url, json=body, headers=headers, timeout=self.timeout)
+                resp = self._session.post(self.url, json=body, headers=headers, timeout=self.timeout, auth=self.auth)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = redact_text(f"{type(exc).__name__}: {exc}")
                 if attempt == self.max_retries:
                     break
             else:
                 if resp.status_code == 200:
                     return resp.json()
-                last = f"HTTP {resp.status_code}: {resp.text[:300]}"
+                last = redact_text(f"HTTP {resp.status_code}: {resp.text[:300]}")
                 if resp.status_code != 429 and resp.status_code < 500:
                     raise BackendError(f"{self.url} refused the request ({last})")
                 if attempt == self.max_retries:

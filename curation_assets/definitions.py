@@ -14,7 +14,7 @@ from curation_assets.rewrite import rewrites
 from curation_assets.settings import crawl_root, output_base, rewrite_max_chars, rewrite_max_documents
 from curation_assets.sources import warc_files
 from resources import CrawlSourceResource, DedupResource, LanguageIdResource, QualityResource, RewriteResource, \
-    StorageResource
+    StorageResource, s3_credentials
 from sensors import JOB_NAME, crawl_sensor, snapshot_schedule
 
 curate_shards = dg.define_asset_job(
@@ -80,8 +80,8 @@ ASSETS = [warc_files, documents, language, minhash_signatures, dedup_clusters, d
 
 def resources() -> dict:
     return {
-        "crawl": CrawlSourceResource(root=crawl_root()),
-        "storage": StorageResource(base=output_base()),
+        "crawl": CrawlSourceResource(root=crawl_root(), **s3_credentials()),
+        "storage": StorageResource(base=output_base(), **s3_credentials()),
         "langid": LanguageIdResource(),
         "dedup_settings": DedupResource(),
         "quality_settings": QualityResource(),

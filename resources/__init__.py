@@ -16,6 +16,19 @@ from curation.sources import CrawlSource
 from curation.storage import ShardStore
 
 
+#: Resource fields -> the environment variables that hold S3 credentials (boto's names).
+S3_CREDENTIALS = {"key": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}
+
+
+def s3_credentials() -> dict:
+    """``key``/``secret`` for a resource as ``dg.EnvVar``, for the variables that are set: a run's config records the
+    variable's name, never the secret (a literal ``key="..."`` would be stored in the run storage and shown in the
+    launchpad). Unset variables are left out, so s3fs falls back to its own lookup (profiles, instance roles)."""
+    import os
+
+    return {field: dg.EnvVar(var) for field, var in S3_CREDENTIALS.items() if os.environ.get(var)}
+
+
 def _s3_options(anon: bool, endpoint_url: Optional[str], key: Optional[str], secret: Optional[str]) -> dict:
     opts: dict = {}
     if anon:
