@@ -15,6 +15,7 @@ cover the data and only the footer is read.)
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from curation.names import safe_relative
 _META_KEY = b"curation"
 _DATA_KEY = b"curation_data"  # "<bytes>:<crc32 hex>" of everything the file holds before its footer
 log = logging.getLogger("curation.storage")
+_ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR})
 
 
 class DamagedTableError(ValueError):
@@ -146,7 +148,11 @@ class ShardStore:
             return None
         except DamagedTableError:
             raise
-        except (OSError, ValueError, pa.ArrowException) as exc:
+        except OSError as exc:
+            if exc.errno in _ACCESS_ERRNOS:
+                raise  # a folder that cannot be read is not a damaged table
+            raise DamagedTableError(f"damaged {asset} table {url}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
+        except (ValueError, pa.ArrowException) as exc:
             raise DamagedTableError(f"damaged {asset} table {url}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
 
     def _verify_data(self, fh, kv: dict, url: str) -> None:
