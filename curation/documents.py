@@ -167,7 +167,7 @@ class DocumentBuilder:
                 continue
             if note:
                 counts[note] += 1
-            if too_deep(html):  # would cost the parser or the extractor more than the per-page budget
+            if too_deep(html, page.body):  # would cost the parser or the extractor more than the per-page budget
                 counts["dom_too_deep"] += 1
                 continue
             try:

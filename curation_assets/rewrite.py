@@ -61,9 +61,13 @@ def make_backend(cfg: RewriteResource):
     if cfg.backend == "openai":
         if not cfg.model:
             raise ValueError("rewrite backend openai needs `model` (the name the server serves)")
-        return OpenAIBackend(cfg.base_url, cfg.model, api_key=os.environ.get(cfg.api_key_env),
-                             concurrency=cfg.concurrency, timeout=cfg.timeout_s, max_retries=cfg.max_retries,
-                             tokenizer=cfg.tokenizer, model_id=cfg.model_id)
+        backend = OpenAIBackend(cfg.base_url, cfg.model, api_key=os.environ.get(cfg.api_key_env),
+                                concurrency=cfg.concurrency, timeout=cfg.timeout_s, max_retries=cfg.max_retries,
+                                tokenizer=cfg.tokenizer, model_id=cfg.model_id)
+        user, sep, password = os.environ.get(cfg.auth_env, "").partition(":")
+        if sep and backend.auth is None:  # credentials from the environment: never in the run's stored config
+            backend.auth = (user, password)
+        return backend
     raise ValueError(f"rewrite backend must be transformers or openai, not {cfg.backend!r}")
 
 

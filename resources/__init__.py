@@ -161,6 +161,7 @@ class RewriteResource(dg.ConfigurableResource):
     device: Optional[str] = None
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key_env: str = "OPENAI_API_KEY"
+    auth_env: str = "CURATION_REWRITE_AUTH"  # "user:password" for HTTP basic auth, kept out of base_url and run config
     tokenizer: Optional[str] = None
     concurrency: int = 8
     timeout_s: float = 300.0
