@@ -34,6 +34,7 @@ _META_KEY = b"curation"
 _DATA_KEY = b"curation_data"  # "<bytes>:<crc32 hex>" of everything the file holds before its footer
 log = logging.getLogger("curation.storage")
 _ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR})
+_VERIFIED: set[tuple] = set()  # (path, size, mtime_ns) of local tables whose data this process has verified
 
 
 class DamagedTableError(ValueError):
@@ -78,7 +79,6 @@ class ShardStore:
         self.fs, self._base_path = fsspec.core.url_to_fs(self.base, **(storage_options or {}))
         protocol = self.fs.protocol
         self.is_local = bool({"file", "local"} & set((protocol,) if isinstance(protocol, str) else protocol))
-        self._verified: set[tuple] = set()
 
     def path(self, asset: str, snapshot: str, shard: str) -> str:
         """Where a shard's table lives; every part is checked to stay inside the base (UnsafeNameError)."""
@@ -157,13 +157,13 @@ class ShardStore:
 
     def _verify_data(self, fh, kv: dict, url: str) -> None:
         """Check the length and CRC of the bytes before the footer against those the footer holds (once per file
-        version and process: the cache key holds the file's size and mtime)."""
+        version and process: the cache key holds the file's size and mtime, so a rewritten file is checked again)."""
         recorded = kv.get(_DATA_KEY)
         if not recorded:
             return  # written before data checksums: only its footer is checked
         st = os.stat(url)
         key = (url, st.st_size, st.st_mtime_ns)
-        if key in self._verified:
+        if key in _VERIFIED:
             return
         fh.seek(st.st_size - 8)
         footer_len = struct.unpack("<I", fh.read(4))[0]
@@ -180,7 +180,7 @@ class ShardStore:
             value, left = zlib.crc32(chunk, value), left - len(chunk)
         if left or f"{value:08x}" != crc:
             raise DamagedTableError(f"damaged table {url}: its data does not match the checksum in its footer")
-        self._verified.add(key)
+        _VERIFIED.add(key)
 
     def require_info(self, asset: str, snapshot: str, shard: str) -> dict:
         """``info`` of an upstream table that must exist; the error names it and says what to materialise."""
