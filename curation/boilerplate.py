@@ -1,0 +1,160 @@
+"""Boilerplate removal around Resiliparse's main-content extraction: pure functions, no I/O.
+
+Two stages, both cheap next to the HTML parse:
+
+1. ``SKIP_SELECTORS``, CSS selectors handed to Resiliparse (``skip_elements``) so that whole DOM subtrees are
+   dropped in C before text extraction. Each one adds to Resiliparse's own class/id rules a rule Trafilatura
+   applies in ``xpaths.py`` (``OVERALL_DISCARD_XPATH``: footer, author/byline; ``DISCARD_IMAGE_ELEMENTS``:
+   captions; ``PRECISION_DISCARD_XPATH``: ``<header>``) or that Trafilatura's output implies (it never
+   returns the page title ``<h1>`` or ``*title*`` blocks in the body, nor "more ..." teaser boxes).
+2. ``clean_blocks``: jusText's context-sensitive paragraph classification (Pomikálek 2011, *Removing
+   boilerplate and duplicate content from web corpora*, ch. 3; the ``justext`` package's ``core.py``) on the
+   blocks of Resiliparse's ``minimal_html`` output (headings, paragraphs, list items, bare lines). Without
+   a stop-word list (the language is not known yet at this stage), so the classes come from length alone,
+   which is jusText's documented language-independent mode: ``<`` ``length_low`` chars is *short*, ``>``
+   ``length_high`` is *good*, in between *near-good*, a block with ``©`` is *bad*; then short and near-good
+   blocks take the class of their neighbours and headings are kept when a good block follows within
+   ``max_heading_distance`` chars. Orphan headings ("Lesen Sie auch", "Related"), comment-form notices,
+   menus and teaser stubs between bad blocks are dropped; short lines between good paragraphs are kept.
+
+The thresholds were chosen on one half of the benchmark pages (split by a hash of the page id or host) and
+reported on the other half: see ``bench/extraction_quality.py --split``.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from dataclasses import dataclass
+
+SKIP_SELECTORS: tuple[str, ...] = (
+    "header",  # Trafilatura PRECISION_DISCARD_XPATH: .//header
+    "h1",  # the page title: the article benchmark's bodies and Trafilatura's output leave it out
+    "[class*=title]",  # title / subtitle / teaser-title blocks
+    "[class*=caption]",  # Trafilatura DISCARD_IMAGE_ELEMENTS: contains(@class, 'caption')
+    "[class*=author]",  # Trafilatura OVERALL_DISCARD_XPATH: 'author' token (author boxes, bios)
+    "[class*=byline]",  # Trafilatura OVERALL_DISCARD_XPATH: 'byline'
+    "[class*=footer]",  # Trafilatura OVERALL_DISCARD_XPATH: 'footer' (id and class)
+    "[id*=footer]",
+    "[class*=more]",  # "read more", "more stories" teaser boxes (Trafilatura: 'more-on', '-stories')
+)
+
+# jusText's defaults (justext.core) except LENGTH_HIGH, which was 200: tuned on the tuning half.
+LENGTH_LOW = 70
+LENGTH_HIGH = 100
+MAX_HEADING_DISTANCE = 200
+
+_TAG = re.compile(r"<(/?)(h[1-6]|p|ul|ol|li|pre|br)\b[^>]*>", re.I)
+
+
+@dataclass
+class Block:
+    kind: str  # "h" heading, "p" paragraph, "li" list item, "pre", "t" bare text line
+    text: str
+    cls: str = ""  # context-free class, then the final one: good / bad / short / neargood
+
+
+def blocks_from_minimal_html(s: str) -> list[Block]:
+    """Split Resiliparse's ``preserve_formatting='minimal_html'`` output into blocks, entities unescaped."""
+    out: list[Block] = []
+    buf: list[str] = []
+    kind = "t"
+
+    def flush() -> None:
+        t = "".join(buf).strip()
+        buf.clear()
+        if t:
+            out.append(Block(kind, _html.unescape(t)))
+
+    pos = 0
+    for m in _TAG.finditer(s + "<br>"):  # a sentinel break flushes the tail
+        seg = s[pos:m.start()]
+        pos = m.end()
+        if kind == "t":  # bare text: each line is a block, as in the plain-text output
+            *lines, last = seg.split("\n")
+            for line in lines:
+                buf.append(line)
+                flush()
+            buf.append(last)
+        else:
+            buf.append(seg if kind == "pre" else seg.replace("\n", " "))
+        close, tag = m.group(1), m.group(2).lower()
+        if tag == "br":
+            buf.append("\n")
+            if m.end() > len(s):
+                flush()
+            continue
+        flush()
+        if close:
+            kind = "t"
+        else:
+            kind = "h" if tag[0] == "h" else ("t" if tag in ("ul", "ol") else tag)
+    return out
+
+
+def _classify(blocks: list[Block], length_low: int, length_high: int) -> None:
+    for b in blocks:  # jusText classify_paragraphs with stop-word thresholds 0 (language-independent)
+        n = len(b.text)
+        b.cls = "bad" if "\xa9" in b.text else "short" if n < length_low else "good" if n > length_high else "neargood"
+
+
+def _neighbour(blocks: list[Block], i: int, step: int, ignore_neargood: bool) -> str:
+    i += step
+    while 0 <= i < len(blocks):
+        c = blocks[i].cls
+        if c in ("good", "bad") or (c == "neargood" and not ignore_neargood):
+            return c
+        i += step
+    return "bad"
+
+
+def _good_follows(blocks: list[Block], i: int, max_distance: int) -> bool:
+    dist, j = 0, i + 1
+    while j < len(blocks) and dist <= max_distance:
+        if blocks[j].cls == "good":
+            return True
+        dist += len(blocks[j].text)
+        j += 1
+    return False
+
+
+def classify_blocks(blocks: list[Block], length_low: int = LENGTH_LOW, length_high: int = LENGTH_HIGH,
+                    max_heading_distance: int = MAX_HEADING_DISTANCE) -> list[Block]:
+    """jusText's context-free then context-sensitive classification (justext.core.revise_paragraph_classification)."""
+    _classify(blocks, length_low, length_high)
+    cf = [b.cls for b in blocks]
+    for i, b in enumerate(blocks):  # short headings just before good text become near-good
+        if b.kind == "h" and b.cls == "short" and _good_follows(blocks, i, max_heading_distance):
+            b.cls = "neargood"
+    new: dict[int, str] = {}
+    for i, b in enumerate(blocks):  # short blocks take the class of their good/bad neighbours
+        if b.cls != "short":
+            continue
+        prev, nxt = _neighbour(blocks, i, -1, True), _neighbour(blocks, i, 1, True)
+        if prev == nxt:
+            new[i] = prev
+        elif (prev == "bad" and _neighbour(blocks, i, -1, False) == "neargood") or \
+                (nxt == "bad" and _neighbour(blocks, i, 1, False) == "neargood"):
+            new[i] = "good"
+        else:
+            new[i] = "bad"
+    for i, c in new.items():
+        blocks[i].cls = c
+    for i, b in enumerate(blocks):  # near-good blocks are bad only between two bad ones
+        if b.cls == "neargood":
+            bad = _neighbour(blocks, i, -1, True) == "bad" and _neighbour(blocks, i, 1, True) == "bad"
+            b.cls = "bad" if bad else "good"
+    for i, b in enumerate(blocks):  # more good headings
+        if b.kind == "h" and b.cls == "bad" and cf[i] != "bad" and _good_follows(blocks, i, max_heading_distance):
+            b.cls = "good"
+    return blocks
+
+
+def render(blocks: list[Block]) -> str:
+    """Plain text: blocks separated by blank lines, list items prefixed with a bullet as Resiliparse does."""
+    return "\n\n".join(("• " + b.text) if b.kind == "li" else b.text for b in blocks)
+
+
+def clean_minimal_html(s: str, **params: int) -> str:
+    """The text of the blocks jusText's classification keeps, from Resiliparse ``minimal_html`` output."""
+    return render([b for b in classify_blocks(blocks_from_minimal_html(s), **params) if b.cls == "good"])
