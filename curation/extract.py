@@ -116,7 +116,7 @@ class Extractor:
                 preserve_formatting="minimal_html",
                 list_bullets=False,
                 alt_texts=False,
-                links=False,
+                links=True,  # marks link text for the link density; no URLs end up in the text
                 form_fields=False,
                 noscript=False,
                 comments=False,
