@@ -84,13 +84,12 @@ def blocks_from_minimal_html(s: str) -> list[Block]:
         seg = s[pos:m.start()]
         pos = m.end()
         if kind == "t":  # bare text: each line is a block, as in the plain-text output
-            *lines, last = seg.split("\n")
+            *lines, seg = seg.split("\n")
             for line in lines:
                 buf.append(line)
+                link[0] += len(line.strip()) if link[1] else 0
                 flush()
-            buf.append(last)
-        else:
-            buf.append(seg if kind == "pre" else seg.replace("\n", " "))
+        buf.append(seg if kind in ("pre", "t") else seg.replace("\n", " "))
         if link[1]:
             link[0] += len(seg.strip())
         close, tag = m.group(1), m.group(2).lower()
