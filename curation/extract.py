@@ -1,8 +1,9 @@
-"""HTML to main text: charset decoding, then Resiliparse (default) or Trafilatura.
+"""HTML to main text: charset decoding, then Resiliparse + boilerplate removal (default), Resiliparse or Trafilatura.
 
-Resiliparse is the default because it is about 20x faster at a small loss of extraction F1 on
-the bundled benchmarks (see docs/extraction.md); DCLM uses it for the same reason. Trafilatura with
-``favor_precision=True`` is FineWeb's setting (datatrove's ``Trafilatura`` extractor).
+The default, ``resiliparse+clean``, runs Resiliparse's main-content extraction with Trafilatura-style skip
+selectors and then jusText-style block classification (curation.boilerplate): about Trafilatura's precision at
+Resiliparse's speed on the bundled benchmarks (README, extraction table). Plain ``resiliparse`` is DCLM's
+setting; Trafilatura with ``favor_precision=True`` is FineWeb's (datatrove's ``Trafilatura`` extractor).
 """
 
 from __future__ import annotations
