@@ -1,25 +1,34 @@
-"""Extraction quality and speed: Resiliparse vs Trafilatura (FineWeb's setting) against human ground truth.
+"""Extraction quality and speed of each extraction route against human ground truth.
 
 Sets (from ../shared/data/extraction):
 - article-extraction-benchmark: precision/recall/F1 of word 4-shingles against the human article body
-  (the upstream benchmark's measure);
-- trafilatura-eval: share of must-have snippets found (recall) and of must-not-have snippets absent,
-  with snippet precision/F1 as upstream computes them;
+  (the upstream benchmark's measure) and bag-of-words F1 (word unigrams, multiset), both averaged per page;
+- trafilatura-eval: share of must-have snippets found (recall), share of must-not-have snippets kept out,
+  with snippet precision/F1/accuracy as upstream computes them;
 - readability-test-pages: word 4-shingle F1 against Readability.js output (a silver standard).
 
+Every figure is given for all pages and for two halves split by a hash (SHA-1 first byte parity) of the page
+id (article benchmark), the page's host (trafilatura-eval, so one site's template stays on one side) or the
+page name (readability): ``tune`` (0) is where curation.boilerplate's thresholds were chosen, ``report`` (1)
+was not looked at while tuning. Speed: pages per CPU-second (process time) of decoding plus extraction,
+over all three sets.
+
     python bench/extraction_quality.py [--data ../shared/data/extraction] [--out docs/extraction_quality.json]
+        [--routes resiliparse+clean,resiliparse,trafilatura]
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -33,8 +42,8 @@ def shingles(text: str, n: int = 4) -> Counter:
     return Counter(tuple(toks[i:i + n]) for i in range(max(len(toks) - n + 1, 1))) if toks else Counter()
 
 
-def prf(pred: str, truth: str) -> tuple[float, float, float]:
-    p, t = shingles(pred), shingles(truth)
+def prf(pred: str, truth: str, n: int = 4) -> tuple[float, float, float]:
+    p, t = shingles(pred, n), shingles(truth, n)
     if not p and not t:
         return 1.0, 1.0, 1.0
     tp = sum((p & t).values())
@@ -47,28 +56,35 @@ def norm_ws(s: str) -> str:
     return " ".join(s.split()).lower()
 
 
+def half(key: str) -> int:
+    """0 = tuning half, 1 = report half."""
+    return hashlib.sha1(key.encode()).digest()[0] & 1
+
+
 def load_sets(data: Path):
     aeb = data / "article-extraction-benchmark"
     truth = json.loads((aeb / "ground-truth.json").read_text())
-    article = [(gzip.decompress((aeb / "html" / f"{k}.html.gz").read_bytes()), v["articleBody"]) for k, v in sorted(truth.items())]
+    article = [(gzip.decompress((aeb / "html" / f"{k}.html.gz").read_bytes()), v["articleBody"], half(k))
+               for k, v in sorted(truth.items())]
     te = data / "trafilatura-eval"
     ev = json.loads((te / "evaldata.json").read_text())
     snippets = []
     for url, v in sorted(ev.items()):
         f = te / "html" / (v["file"] + ".gz")
         if f.exists():
-            snippets.append((gzip.decompress(f.read_bytes()), v.get("with", []), v.get("without", [])))
+            snippets.append((gzip.decompress(f.read_bytes()), v.get("with", []), v.get("without", []),
+                             half(urlsplit(url).hostname or url)))
     rd = data / "readability-test-pages"
     readability = []
     for d in sorted(p for p in rd.iterdir() if p.is_dir()):
         exp_html = gzip.decompress((d / "expected.html.gz").read_bytes()).decode("utf-8", "replace")
         exp = re.sub(r"<[^>]+>", " ", exp_html)
-        readability.append((gzip.decompress((d / "source.html.gz").read_bytes()), exp))
+        readability.append((gzip.decompress((d / "source.html.gz").read_bytes()), exp, half(d.name)))
     return article, snippets, readability
 
 
-def extract_all(extractor: Extractor, pages: list[bytes]) -> tuple[list[str], float]:
-    t0 = time.perf_counter()
+def extract_all(extractor, pages: list[bytes]) -> tuple[list[str], float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
     out = []
     for body in pages:
         html, _, _ = decode_html(body, None)
@@ -76,22 +92,24 @@ def extract_all(extractor: Extractor, pages: list[bytes]) -> tuple[list[str], fl
             out.append(extractor(html))
         except Exception:
             out.append("")
-    return out, time.perf_counter() - t0
+    return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def evaluate(name: str, extractor: Extractor, sets) -> dict:
-    article, snippets, readability = sets
-    res = {"extractor": name}
-    texts, secs = extract_all(extractor, [b for b, _ in article])
-    scores = [prf(t, truth) for t, (_, truth) in zip(texts, article)]
-    res["article_benchmark"] = {k: round(sum(s[i] for s in scores) / len(scores), 4)
-                                for i, k in enumerate(("precision", "recall", "f1"))}
-    res["article_benchmark"]["pages"] = len(article)
-    total_pages, total_secs = len(article), secs
+def _mean(rows, i):
+    return round(sum(r[i] for r in rows) / max(len(rows), 1), 4)
 
-    texts, secs = extract_all(extractor, [b for b, _, _ in snippets])
-    tp = fn = fp = tn = 0
-    for t, (_, with_, without) in zip(texts, snippets):
+
+def _scores(texts, article, snippets, readability, keep) -> dict:
+    a = [(prf(t, tr), prf(t, tr, 1)) for t, (_, tr, h) in zip(texts[0], article) if keep(h)]
+    res = {"article_benchmark": {"precision": _mean([x[0] for x in a], 0), "recall": _mean([x[0] for x in a], 1),
+                                 "f1": _mean([x[0] for x in a], 2), "bow_precision": _mean([x[1] for x in a], 0),
+                                 "bow_recall": _mean([x[1] for x in a], 1), "bow_f1": _mean([x[1] for x in a], 2),
+                                 "pages": len(a)}}
+    tp = fn = fp = tn = pages = 0
+    for t, (_, with_, without, h) in zip(texts[1], snippets):
+        if not keep(h):
+            continue
+        pages += 1
         nt = norm_ws(t)
         for s in with_:
             tp, fn = (tp + 1, fn) if norm_ws(s) in nt else (tp, fn + 1)
@@ -100,28 +118,66 @@ def evaluate(name: str, extractor: Extractor, sets) -> dict:
     prec, rec = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     res["trafilatura_eval"] = {"precision": round(prec, 4), "recall": round(rec, 4),
                                "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
-                               "accuracy": round((tp + tn) / max(tp + tn + fp + fn, 1), 4), "pages": len(snippets)}
-    total_pages, total_secs = total_pages + len(snippets), total_secs + secs
-
-    texts, secs = extract_all(extractor, [b for b, _ in readability])
-    scores = [prf(t, truth) for t, (_, truth) in zip(texts, readability)]
-    res["readability_silver"] = {k: round(sum(s[i] for s in scores) / len(scores), 4)
-                                 for i, k in enumerate(("precision", "recall", "f1"))}
-    res["readability_silver"]["pages"] = len(readability)
-    total_pages, total_secs = total_pages + len(readability), total_secs + secs
-    res["pages_per_s"] = round(total_pages / total_secs, 1)
+                               "accuracy": round((tp + tn) / max(tp + tn + fp + fn, 1), 4),
+                               "must_have_found": round(rec, 4), "must_not_have_kept_out": round(tn / max(tn + fp, 1), 4),
+                               "pages": pages}
+    r = [prf(t, tr) for t, (_, tr, h) in zip(texts[2], readability) if keep(h)]
+    res["readability_silver"] = {"precision": _mean(r, 0), "recall": _mean(r, 1), "f1": _mean(r, 2), "pages": len(r)}
     return res
+
+
+def evaluate(name: str, extractor, sets) -> dict:
+    article, snippets, readability = sets
+    texts, wall, cpu = [], 0.0, 0.0
+    for pages in ([x[0] for x in article], [x[0] for x in snippets], [x[0] for x in readability]):
+        out, w, c = extract_all(extractor, pages)
+        texts.append(out)
+        wall, cpu = wall + w, cpu + c
+    n = len(article) + len(snippets) + len(readability)
+    res = {"extractor": name, **_scores(texts, *sets, keep=lambda h: True),
+           "tune_half": _scores(texts, *sets, keep=lambda h: h == 0),
+           "report_half": _scores(texts, *sets, keep=lambda h: h == 1),
+           "pages_per_s": round(n / wall, 1), "pages_per_cpu_s": round(n / cpu, 1)}
+    return res
+
+
+def routes() -> dict:
+    """Every route measured for the README's extraction table: the extractors plus Resiliparse variants."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    from curation.boilerplate import SKIP_SELECTORS, clean_minimal_html
+
+    def res(html, **kw):
+        opts = dict(main_content=True, preserve_formatting=True, list_bullets=True, alt_texts=False, links=False,
+                    form_fields=False, noscript=False)
+        return extract_plain_text(HTMLTree.parse(html), **{**opts, **kw}).strip()
+
+    skip = list(SKIP_SELECTORS)
+    return {
+        "resiliparse+clean": Extractor(ExtractionConfig(extractor="resiliparse+clean")),
+        "resiliparse": Extractor(ExtractionConfig(extractor="resiliparse")),
+        "resiliparse comments=False": lambda h: res(h, comments=False),
+        "resiliparse comments=False post_meta=False": lambda h: res(h, comments=False, post_meta=False),
+        "resiliparse comments=False + skip selectors": lambda h: res(h, comments=False, skip_elements=skip),
+        "resiliparse comments=False + jusText blocks": lambda h: clean_minimal_html(
+            res(h, comments=False, preserve_formatting="minimal_html", list_bullets=False)).strip(),
+        "trafilatura": Extractor(ExtractionConfig(extractor="trafilatura")),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/extraction"))
     ap.add_argument("--out", default="docs/extraction_quality.json")
+    ap.add_argument("--routes", default="", help="comma-separated route names (default: all)")
     args = ap.parse_args()
     sets = load_sets(Path(args.data))
+    all_routes = routes()
+    names = [n for n in args.routes.split(",") if n] or list(all_routes)
     results = []
-    for name in ("resiliparse", "trafilatura"):
-        r = evaluate(name, Extractor(ExtractionConfig(extractor=name)), sets)
+    for name in names:
+        r = evaluate(name, all_routes[name], sets)
         results.append(r)
         print(json.dumps(r), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

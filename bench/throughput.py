@@ -2,8 +2,9 @@
 pipeline does it, in one run. Each variant runs in its own process; reported: pages/s of wall time,
 pages per CPU-second (= per core: every variant is single-threaded), and peak RSS.
 
-  ours           FastWARC -> charset decoding -> Resiliparse -> fastText lid.176 (+ lingua below 0.5)
+  ours           FastWARC -> charset decoding -> Resiliparse + boilerplate removal -> fastText lid.176 (+ lingua below 0.5)
   ours-no-2nd    the same without the lingua second opinion
+  ours-plain, ours-no-2nd-plain   the same with plain Resiliparse, the default extractor before issue 16
   fineweb-style  warcio -> trafilatura.extract(favor_precision=True, include_comments=False, deduplicate=True)
                  -> fastText lid.176 (datatrove's WarcReader + Trafilatura + LanguageFilter)
   read-only      FastWARC iterating and reading every HTML response (the reader's own ceiling)
@@ -33,20 +34,21 @@ def warc_files(crawl: str) -> list[tuple[str, int, str]]:
             if f.kind == "warc"]
 
 
-def run_ours(crawl, files, repeat, second_opinion):
+def run_ours(crawl, files, repeat, second_opinion, extractor=None):
     from curation.documents import DocumentBuilder
+    from curation.extract import ExtractionConfig
     from curation.langid import LangIdConfig, LanguageIdentifier, language_table
     from curation.sources import CrawlSource, InputFile
 
     ident = LanguageIdentifier(LangIdConfig(second_opinion="lingua" if second_opinion else "none"))
     src = CrawlSource(crawl)
-    builder = DocumentBuilder(src)
+    builder = DocumentBuilder(src, ExtractionConfig(extractor=extractor) if extractor else ExtractionConfig())
     inputs = [InputFile(rel, size, "v") for _, size, rel in files]
     n = 0
     for _ in range(repeat):
-        table, _ = builder.build("S", "0000", inputs)
+        table, counts = builder.build("S", "0000", inputs)
         language_table(table, ident)
-        n += table.num_rows
+        n += table.num_rows + counts.get("empty_text", 0) + counts.get("extraction_error", 0)  # HTML pages in
     return n
 
 
@@ -103,7 +105,9 @@ def worker(name, crawl, files, repeat, q):
 
     warnings.filterwarnings("ignore")
     fn = {"ours": lambda: run_ours(crawl, files, repeat, True), "ours-no-2nd": lambda: run_ours(crawl, files, repeat, False),
-          "fineweb-style": lambda: run_fineweb(files, repeat), "read-only": lambda: run_read_only(files, repeat)}[name]
+          "fineweb-style": lambda: run_fineweb(files, repeat), "read-only": lambda: run_read_only(files, repeat),
+          "ours-plain": lambda: run_ours(crawl, files, repeat, True, "resiliparse"),  # the extractor before issue 16
+          "ours-no-2nd-plain": lambda: run_ours(crawl, files, repeat, False, "resiliparse")}[name]
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()  # model loading is included: a shard run pays it once too
     try:

@@ -24,7 +24,7 @@ CODE_VERSION = "documents-v2"  # bump when extraction code changes its output
 class ExtractionRunConfig(dg.Config):
     """Run options for extraction (part of each shard's fingerprint: changing one re-extracts)."""
 
-    extractor: str = "resiliparse"  # or "trafilatura" (FineWeb's choice, about 20x slower)
+    extractor: str = ExtractionConfig.extractor  # "resiliparse+clean"; or "resiliparse", "trafilatura" (FineWeb's)
     min_text_chars: int = 1
     max_payload_bytes: int = 4 * 1024 * 1024
     text_column: str = "text"  # for JSONL / Parquet inputs

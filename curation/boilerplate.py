@@ -1,0 +1,194 @@
+"""Boilerplate removal around Resiliparse's main-content extraction: pure functions, no I/O.
+
+Two stages, both cheap next to the HTML parse:
+
+1. ``SKIP_SELECTORS``, CSS selectors handed to Resiliparse (``skip_elements``) so that whole DOM subtrees are
+   dropped in C before text extraction. Each one adds to Resiliparse's own class/id rules a rule Trafilatura
+   applies in ``xpaths.py`` (``OVERALL_DISCARD_XPATH``: footer, author/byline; ``DISCARD_IMAGE_ELEMENTS``:
+   captions; ``PRECISION_DISCARD_XPATH``: ``<header>``) or that Trafilatura's output implies (it never
+   returns the page title ``<h1>`` or ``*title*`` blocks in the body, nor "more ..." teaser boxes).
+2. ``classify_blocks``: jusText's context-sensitive paragraph classification (Pomikálek 2011, *Removing
+   boilerplate and duplicate content from web corpora*, ch. 3; the ``justext`` package's ``core.py``) on the
+   blocks of Resiliparse's ``minimal_html`` output (headings, paragraphs, list items, bare lines, links).
+   Without a stop-word list (the language is not known yet at this stage), so the classes come from length
+   and links, jusText's language-independent mode: a block whose link text exceeds ``MAX_LINK_DENSITY`` of
+   its text, or with ``©``, is *bad*; ``<`` ``length_low`` chars is *short*, ``>`` ``length_high`` is *good*,
+   in between *near-good*; then short and near-good blocks take the class of their neighbours and headings
+   are kept when a good block follows within ``max_heading_distance`` chars. One change: link-dense blocks are
+   dropped but do not count as bad neighbours ("Read more: <link>" inside an article must not pull the next
+   sub-heading out). Plus C4's line rule (Raffel et al. 2020, ``c4_utils.clean_page``: drop lines with
+   "javascript" or a cookie/policy notice), here: blocks under 300 chars that say "javascript" or "cookie".
+   Orphan headings ("Lesen Sie auch", "Related"), comment-form notices, menus and teaser stubs between bad
+   blocks are dropped; short lines between good paragraphs are kept.
+
+The thresholds were chosen on one half of the benchmark pages (split by a hash of the page id or host) and
+reported on the other half: see ``bench/extraction_quality.py --split``.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from dataclasses import dataclass
+
+SKIP_SELECTORS: tuple[str, ...] = (
+    "header:not(:has(p))",  # Trafilatura PRECISION_DISCARD_XPATH: .//header (here: unless it holds a paragraph)
+    "h1",  # the page title: the article benchmark's bodies and Trafilatura's output leave it out
+    "[class*=title]:not(:has(p))",  # title / subtitle / teaser-title blocks
+    "[class*=caption]",  # Trafilatura DISCARD_IMAGE_ELEMENTS: contains(@class, 'caption')
+    "[class*=author]",  # Trafilatura OVERALL_DISCARD_XPATH: 'author' token (author boxes, bios)
+    "[class*=byline]",  # Trafilatura OVERALL_DISCARD_XPATH: 'byline'
+    "[class*=footer]",  # Trafilatura OVERALL_DISCARD_XPATH: 'footer' (id and class)
+    "[id*=footer]",
+    "[class*=more-]",  # "more-stories", "more-on" teaser boxes (Trafilatura: 'more-on', '-stories')
+)
+
+# jusText's defaults (justext.core) except LENGTH_HIGH (200 there) and MAX_LINK_DENSITY (0.2 there): tuned on
+# the tuning half of the benchmark pages.
+LENGTH_LOW = 70
+LENGTH_HIGH = 100
+MAX_HEADING_DISTANCE = 200
+MAX_LINK_DENSITY = 0.3
+NOTICE_MAX_CHARS = 300
+_NOTICE = re.compile(r"javascript|cookie", re.I)
+_TAG = re.compile(r"<(/?)(h[1-6]|p|ul|ol|li|pre|br|a)\b[^>]*>", re.I)
+
+
+@dataclass
+class Block:
+    kind: str  # "h" heading, "p" paragraph, "li" list item, "pre", "t" bare text line
+    text: str
+    cls: str = ""  # context-free class, then the final one: good / bad / short / neargood
+    link_chars: int = 0  # characters inside <a> elements
+
+
+def blocks_from_minimal_html(s: str) -> list[Block]:
+    """Split Resiliparse's ``preserve_formatting='minimal_html'`` output into blocks, entities unescaped.
+
+    Resiliparse sometimes leaves an ``<a>`` unclosed: a link ends at the end of its block at the latest.
+    """
+    out: list[Block] = []
+    buf: list[str] = []
+    kind = "t"
+    link = [0, False]  # link chars in this block, inside a link now
+
+    def flush() -> None:
+        t = "".join(buf).strip()
+        buf.clear()
+        if t:
+            out.append(Block(kind, _html.unescape(t), link_chars=link[0]))
+        link[0], link[1] = 0, False
+
+    pos = 0
+    for m in _TAG.finditer(s + "<br>"):  # a sentinel break flushes the tail
+        seg = s[pos:m.start()]
+        pos = m.end()
+        if kind == "t":  # bare text: each line is a block, as in the plain-text output
+            *lines, seg = seg.split("\n")
+            for line in lines:
+                buf.append(line)
+                link[0] += len(line.strip()) if link[1] else 0
+                flush()
+        buf.append(seg if kind in ("pre", "t") else seg.replace("\n", " "))
+        if link[1]:
+            link[0] += len(seg.strip())
+        close, tag = m.group(1), m.group(2).lower()
+        if tag == "a":
+            link[1] = not close
+            continue
+        if tag == "br":
+            buf.append("\n")
+            if m.end() > len(s):
+                flush()
+            continue
+        flush()
+        if close:
+            kind = "t"
+        else:
+            kind = "h" if tag[0] == "h" else ("t" if tag in ("ul", "ol") else tag)
+    return out
+
+
+def _classify(blocks: list[Block], length_low: int, length_high: int) -> None:
+    for b in blocks:  # jusText classify_paragraphs with stop-word thresholds 0 (language-independent)
+        n = len(b.text)
+        if "\xa9" in b.text or (n < NOTICE_MAX_CHARS and _NOTICE.search(b.text)):
+            b.cls = "bad"
+        else:
+            b.cls = "short" if n < length_low else "good" if n > length_high else "neargood"
+
+
+def _neighbour(blocks: list[Block], i: int, step: int, ignore_neargood: bool) -> str:
+    i += step
+    while 0 <= i < len(blocks):
+        c = blocks[i].cls
+        if c in ("good", "bad") or (c == "neargood" and not ignore_neargood):
+            return c
+        i += step
+    return "bad"
+
+
+def _good_follows(blocks: list[Block], i: int, max_distance: int) -> bool:
+    dist, j = 0, i + 1
+    while j < len(blocks) and dist <= max_distance:
+        if blocks[j].cls == "good":
+            return True
+        dist += len(blocks[j].text)
+        j += 1
+    return False
+
+
+def classify_blocks(blocks: list[Block], length_low: int = LENGTH_LOW, length_high: int = LENGTH_HIGH,
+                    max_heading_distance: int = MAX_HEADING_DISTANCE,
+                    max_link_density: float = MAX_LINK_DENSITY) -> list[Block]:
+    """jusText's context-free then context-sensitive classification (justext.core.revise_paragraph_classification).
+
+    Sets each block's ``cls`` to good or bad; link-dense blocks are bad and invisible to their neighbours.
+    """
+    rest = []
+    for b in blocks:
+        if b.link_chars > max_link_density * len(b.text):
+            b.cls = "bad"
+        else:
+            rest.append(b)
+    _revise(rest, length_low, length_high, max_heading_distance)
+    return blocks
+
+
+def _revise(blocks: list[Block], length_low: int, length_high: int, max_heading_distance: int) -> None:
+    _classify(blocks, length_low, length_high)
+    cf = [b.cls for b in blocks]
+    for i, b in enumerate(blocks):  # short headings just before good text become near-good
+        if b.kind == "h" and b.cls == "short" and _good_follows(blocks, i, max_heading_distance):
+            b.cls = "neargood"
+    new: dict[int, str] = {}
+    for i, b in enumerate(blocks):  # short blocks take the class of their good/bad neighbours
+        if b.cls != "short":
+            continue
+        prev, nxt = _neighbour(blocks, i, -1, True), _neighbour(blocks, i, 1, True)
+        if prev == nxt:
+            new[i] = prev
+        elif (prev == "bad" and _neighbour(blocks, i, -1, False) == "neargood") or \
+                (nxt == "bad" and _neighbour(blocks, i, 1, False) == "neargood"):
+            new[i] = "good"
+        else:
+            new[i] = "bad"
+    for i, c in new.items():
+        blocks[i].cls = c
+    for i, b in enumerate(blocks):  # near-good blocks are bad only between two bad ones
+        if b.cls == "neargood":
+            bad = _neighbour(blocks, i, -1, True) == "bad" and _neighbour(blocks, i, 1, True) == "bad"
+            b.cls = "bad" if bad else "good"
+    for i, b in enumerate(blocks):  # more good headings
+        if b.kind == "h" and b.cls == "bad" and cf[i] != "bad" and _good_follows(blocks, i, max_heading_distance):
+            b.cls = "good"
+
+
+def render(blocks: list[Block]) -> str:
+    """Plain text: blocks separated by blank lines, list items prefixed with a bullet as Resiliparse does."""
+    return "\n\n".join(("• " + b.text) if b.kind == "li" else b.text for b in blocks)
+
+
+def clean_minimal_html(s: str, **params: float) -> str:
+    """The text of the blocks jusText's classification keeps, from Resiliparse ``minimal_html`` output."""
+    return render([b for b in classify_blocks(blocks_from_minimal_html(s), **params) if b.cls == "good"])
