@@ -71,6 +71,37 @@ def test_batch_signatures_equal_single_signatures_on_real_text():
     assert counts[-3] == 0 and counts[-2] == 1
 
 
+EXPECTED = DATA / "minhash-expected-signatures.npz"  # written by the pre-token-table implementation (commit 5b3d1d3)
+
+
+def expected_texts() -> list[str]:
+    texts = [d["text"] for d in web_docs()] + articles()
+    texts += [json.loads(line)["text"] for line in (DATA / "lingua-sentences-sample.jsonl").open(encoding="utf-8")]
+    return texts + ["", "one two", "中文文本没有空格。", "ΟΔΥΣΣΕΥΣ ΚΑΙ ΣΙΣΥΦΟΣ ΣΤΗΝ ΟΔΟ", "İSTANBUL İzmir DİYARBAKIR şehir",
+                    "a\u2028b\u3000c\u00a0d\u0085e\u1680f\u200ag\u202fh\u205fi\x1cj\x1fk and 3,500.00 or ٣٫١٤ more",
+                    "a\u0301\u0301 b ǅemal ﬁne Straße ΐ ᾈ", "ꟛ \uA7DD \U0001DF40 mixed タイ ไทย text 한국어 문장"]
+
+
+@pytest.mark.parametrize("cache_size", [1_000_000, 50])
+def test_fast_signatures_are_bit_identical_to_the_old_implementation(cache_size):
+    """642 real texts (web pages, articles, 75 languages, Greek final sigma, Turkish dotted I, every Unicode
+    space): the token-table path gives the old implementation's signatures, cold and warm, whatever the cache."""
+    texts, expected = expected_texts(), np.load(EXPECTED)
+    h = MinHasher(cache_size=cache_size)
+    for batch_size in (64, 512):  # the second pass reads the token table the first one filled
+        sigs, counts = h.signatures(texts, batch_size=batch_size)
+        assert np.array_equal(sigs, expected["signatures"]) and np.array_equal(counts, expected["counts"])
+
+
+def test_separator_characters_are_exactly_the_regex_class():
+    import polars as pl
+
+    from curation.minhash import _SEPARATOR_CHARS, _SEPARATORS
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    matched = pl.Series(chars).str.contains(_SEPARATORS).to_numpy()
+    assert {c for c, m in zip(chars, matched) if m} == set(_SEPARATOR_CHARS)
+
+
 def test_signature_estimates_jaccard_without_bias():
     rng = random.Random(1)
     h = MinHasher()
