@@ -149,6 +149,35 @@ def test_recall_and_precision_against_true_jaccard_on_real_pages(tmp_path):
             assert a[2] == b[2] and a[3] >= 2 and {a[1], b[1]} <= {None, "exact_duplicate"}
 
 
+def test_candidate_check_reads_each_pairs_signatures_and_drops_only_dissimilar_pairs(tmp_path):
+    """Three shards of real pages and near-copies: the check's kept pairs are exactly those whose signatures
+    (computed again here, one text at a time) agree on at least the threshold's share of hashes; clusters
+    only split, never merge; pairs of true Jaccard >= 0.95 stay together."""
+    from curation.dedup import check_candidates
+
+    base = [d["text"] for d in web_docs()][:120]
+    derived = derive(base, seed=5, per_kind=40)
+    texts = base + [t for _, _, t in derived]
+    shards = shard_split(docs_table(texts), 3)
+    _, plain, _ = run_local(shards, DedupConfig(), str(tmp_path / "a"))
+    _, checked, inputs = run_local(shards, DedupConfig(min_similarity=0.9), str(tmp_path / "b"))
+    assert sum(checked.dropped.values()) > 0
+    order = [int(i[1:]) for s in sorted(shards) for i in shards[s].column("id").to_pylist()]  # global -> text
+    everyone = np.arange(len(texts))
+    before, after = plain.labels_of(everyone), checked.labels_of(everyone)
+    assert all(len(set(before[after == c])) == 1 for c in np.unique(after))  # a refinement
+    h = MinHasher()
+    sig = {g: h.signature(texts[order[g]])[0] for g in everyone}
+    u, v = np.repeat(everyone[:60], 3), np.concatenate([everyone[1:61], everyone[2:62], everyone[100:160]])
+    ku, kv, dropped = check_candidates(inputs, checked.offsets, u, v, DedupConfig(min_similarity=0.5))
+    expected = [(a, b) for a, b in zip(u, v) if np.mean(sig[a] == sig[b]) >= 0.5]
+    assert list(zip(ku, kv)) == expected and dropped == len(u) - len(expected)
+    for (a, b), j in true_pairs(texts).items():
+        if j >= 0.95:
+            ga, gb = order.index(a), order.index(b)
+            assert after[ga] == after[gb]
+
+
 # ---------------------------------------------------------------------------------------- the decision
 
 def test_keep_rule_is_independent_of_sharding_and_order(tmp_path):
@@ -238,6 +267,8 @@ def test_damaged_bucket_file_is_named_in_the_error(tmp_path):
 
 
 def test_configuration_is_validated():
+    with pytest.raises(ValueError, match="min_similarity"):
+        DedupConfig(min_similarity=1.5)
     with pytest.raises(ValueError, match="keep must be"):
         DedupConfig(keep="newest")
     with pytest.raises(ValueError, match="scope must be"):
