@@ -56,8 +56,11 @@ class DedupConfig:
     near: bool = True
     keep: str = "longest"
     scope: str = "snapshot"
+    min_similarity: float = 0.0  # candidate pairs whose estimated Jaccard is below this are not linked (0: off)
 
     def __post_init__(self):
+        if not 0.0 <= self.min_similarity <= 1.0:
+            raise ValueError(f"min_similarity must lie in [0, 1], not {self.min_similarity!r}")
         if self.keep not in KEEP_RULES:
             raise ValueError(f"keep must be one of {KEEP_RULES}, not {self.keep!r}")
         if self.scope not in SCOPES:
@@ -111,6 +114,9 @@ def signature_table(docs: pa.Table, hasher: MinHasher, batch_size: int = 512) ->
         "text_chars": pc.utf8_length(docs.column("text")).cast(pa.int64()),
         "fetch_date": docs.column("fetch_date"),
         "bands": band_list,
+        "minhash": pa.ListArray.from_arrays(
+            pa.array(np.arange(0, (len(texts) + 1) * sigs.shape[1], sigs.shape[1], dtype=np.int32)),
+            pa.array(sigs.reshape(-1), type=pa.uint32())),
     })
     return table.cast(schema.SIGNATURES)
 
@@ -203,15 +209,20 @@ def write_buckets(path: str, table: pa.Table, n_bands: int, fingerprint: str) ->
     n = table.num_rows
     bands = (table.column("bands").combine_chunks().flatten().to_numpy().reshape(n, n_bands)
              if n else np.empty((0, n_bands), np.uint64))
+    sigs = table.column("minhash").combine_chunks().flatten().to_numpy() if n else np.empty(0, np.uint32)
     write_bucket_arrays(path, bands, table.column("text_hash").to_numpy(), table.column("url_hash").to_numpy(),
-                        table.column("n_shingles").to_numpy() > 0, fingerprint)
+                        table.column("n_shingles").to_numpy() > 0, fingerprint, sigs)
 
 
 def write_bucket_arrays(path: str, bands: np.ndarray, text_hash: np.ndarray, url_hash: np.ndarray,
-                        has_words: np.ndarray, fingerprint: str) -> None:
+                        has_words: np.ndarray, fingerprint: str, signatures: np.ndarray | None = None) -> None:
+    """``signatures``: the shard's MinHash values, row after row (rows x hashes, flattened), for the candidate
+    check; stored whole, read back only for the rows of candidate pairs."""
     n, n_bands = bands.shape
     w = ArrayFileWriter(path, {"fingerprint": fingerprint, "rows": n, "n_bands": n_bands})
     try:
+        if signatures is not None:
+            w.add("minhash", np.asarray(signatures, dtype=np.uint32).reshape(-1))
         for k, name in enumerate(kinds(n_bands)):
             if k < n_bands:
                 keys, valid = bands[:, k], has_words
@@ -267,6 +278,7 @@ class Clusters:
     prior: list[str]
     edges: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    dropped: dict = field(default_factory=dict)  # candidate pairs per band dropped by the check
 
     @property
     def documents(self) -> int:
@@ -339,7 +351,7 @@ def find_clusters(shards: list[ShardInput], config: DedupConfig, prior: list[Pri
     repeated = {"text": [], "url": []}
     prior_hits: list[tuple[np.ndarray, int]] = []
     prior_exact = []
-    edges, seconds = {}, {}
+    edges, seconds, dropped = {}, {}, {}
     for k, kind in enumerate(kinds(n_bands)):
         t0 = time.perf_counter()
         is_band = k < n_bands
@@ -384,10 +396,19 @@ def find_clusters(shards: list[ShardInput], config: DedupConfig, prior: list[Pri
             if link:
                 us.append(gidx[:-1][same])
                 vs.append(gidx[1:][same])
+                if is_band and config.min_similarity > 0:  # also each member to its bucket's first: a chain
+                    first = np.maximum.accumulate(np.where(np.concatenate(([True], ~same)),  # cut by one dissimilar
+                                                           np.arange(len(keys)), 0))        # member still links
+                    star = np.flatnonzero(np.arange(len(keys)) - first >= 2)
+                    us.append(gidx[first[star]])
+                    vs.append(gidx[star])
         if us:
             u, v = np.concatenate(us), np.concatenate(vs)
+            if is_band and config.min_similarity > 0:
+                u, v, dropped[kind] = check_candidates(shards, offsets, u, v, config)
             edges[kind] = len(u)
-            nodes, labels = _union(nodes, labels, u, v)
+            if len(u):
+                nodes, labels = _union(nodes, labels, u, v)
         seconds[kind] = time.perf_counter() - t0
 
     def flags(parts):
@@ -404,7 +425,37 @@ def find_clusters(shards: list[ShardInput], config: DedupConfig, prior: list[Pri
         prior_idx, prior_of = np.empty(0, np.int64), np.empty(0, np.int32)
     return Clusters([s.shard for s in shards], offsets, nodes, labels, flags(repeated["text"]),
                     flags(repeated["url"]), prior_idx, prior_of, flags(prior_exact), [p.snapshot for p in prior],
-                    edges, seconds)
+                    edges, seconds, dropped)
+
+
+def check_candidates(shards: list[ShardInput], offsets: np.ndarray, u: np.ndarray, v: np.ndarray,
+                     config: DedupConfig, step: int = 65536) -> tuple[np.ndarray, np.ndarray, int]:
+    """The candidate pairs (u, v) whose estimated Jaccard (share of equal MinHash values) reaches
+    ``config.min_similarity``, and how many were dropped. Signatures are read from the bucket files'
+    memory maps for the pairs' rows only, ``step`` pairs at a time (2 x 448 bytes each at 112 hashes)."""
+    h = config.minhash.num_hashes
+    sigs = []
+    for s in shards:
+        if "minhash" not in s.buckets:
+            raise ValueError(f"{s.buckets.path}: no MinHash signatures stored (written before the candidate check "
+                             f"existed): rematerialise minhash_signatures for shard {s.shard}")
+        sigs.append(s.buckets["minhash"].reshape(-1, h) if s.rows else np.empty((0, h), np.uint32))
+
+    def gather(idx: np.ndarray) -> np.ndarray:
+        out = np.empty((len(idx), h), dtype=np.uint32)
+        shard = np.searchsorted(offsets, idx, side="right") - 1
+        for i in np.unique(shard):
+            sel = shard == i
+            rows = idx[sel] - offsets[i]
+            order = np.argsort(rows)  # ascending rows: sequential reads of the memory map
+            out[np.flatnonzero(sel)[order]] = sigs[i][rows[order]]
+        return out
+
+    keep = np.empty(len(u), dtype=bool)
+    for lo in range(0, len(u), step):
+        same = gather(u[lo:lo + step]) == gather(v[lo:lo + step])
+        keep[lo:lo + step] = same.sum(axis=1) >= config.min_similarity * h
+    return u[keep], v[keep], int(len(u) - keep.sum())
 
 
 def write_index(path: str, shards: list[ShardInput], n_bands: int, fingerprint: str, snapshot: str,

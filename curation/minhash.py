@@ -17,9 +17,12 @@ FineWeb's parameters are the defaults: 5-grams, 14 bands x 8 rows (112 hashes). 
 Jaccard similarity ``s`` becomes a candidate with probability ``1 - (1 - s**8)**14``: 0.92 at 0.8,
 0.57 at 0.7, 0.05 at 0.5, 0.001 at 0.3.
 
-``MinHasher.signatures`` runs the word splitting as Polars (Rust regex) expressions over a batch of
-documents and the hashing as numpy over the batch; ``MinHasher.signature`` is the same computation
-for one text in plain Python (the tests check that both agree).
+``MinHasher.signatures`` cuts a batch of documents at spaces into tokens and looks each token up in a
+table of word hashes (token -> its words' hashes, filled by Polars string expressions for tokens not
+seen before): on web text most tokens repeat, so most characters are never lower-cased or split. The
+n-gram hashing and minima are numpy over the batch, in cache-sized blocks. ``MinHasher.signature`` is
+the same computation for one text in plain Python; the tests check that both agree, and that the
+signatures are bit-identical to the earlier implementation's on 642 real texts.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ _NO_SPACE = ("\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\
 _NUMBERS_RE = re.compile(_NUMBERS)
 _HAS_NO_SPACE = re.compile(f"[{_NO_SPACE}]")
 _SEPARATORS = f"[\\s{_SEP}]+"
+# Unicode White_Space (what \s matches in Rust's and Python's regex, less \x1c-\x1f, which _PUNCTUATION holds)
+_WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_SEPARATOR_CHARS = sorted(set(_PUNCTUATION) | set(_WHITE_SPACE))  # each one alone is a separator
 _WORDS_MIXED = f"[{_NO_SPACE}]|[^\\s{_SEP}{_NO_SPACE}]+"
 _SEPARATORS_RE = re.compile(_SEPARATORS)
 _WORDS_MIXED_RE = re.compile(_WORDS_MIXED)
@@ -53,6 +59,7 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
 _MAX32 = np.uint32(0xFFFFFFFF)
+_BLOCK = 16384  # shingles per (num_hashes x shingles) uint32 block: 7 MB at 112 hashes, which stays in cache
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class MinHasher:
         self._b = rng.integers(0, 2**32, config.num_hashes, dtype=np.uint32)
         self._cache: dict[str, int] = {}  # raw word -> hash of the word with diacritics stripped (0: empty)
         self._cache_size = cache_size
+        self._table = None  # polars (token, word hashes) table of the batch path, up to cache_size tokens
 
     def _word_hash(self, raw: str) -> int:
         h = self._cache.get(raw)
@@ -174,36 +182,70 @@ class MinHasher:
                         counts[start:start + batch_size])
         return sigs, counts
 
-    def _batch_words(self, texts: list[str]):
-        """Polars: one list of raw words per text (same rule as ``raw_words``)."""
+    @staticmethod
+    def _batch_words(texts):
+        """Polars: one list of raw words per text (same rule as ``raw_words``). Separators are replaced one
+        character at a time (Aho-Corasick over single characters, 1.6x faster than the regex class)."""
         import polars as pl
 
         s = pl.Series(texts, dtype=pl.String).str.to_lowercase().str.replace_all(_NUMBERS, "0")
-        words_ = s.str.replace_all(_SEPARATORS, " ").str.strip_chars(" ").str.split(" ")
         mixed = s.str.contains(f"[{_NO_SPACE}]").fill_null(False)
-        if mixed.any():  # one word per character in scripts without spaces: a slower regex, on those texts only
+        if mixed.any():  # scripts without spaces: a space on each side of each such character, in those texts only
             rows = mixed.arg_true()
-            frame = pl.DataFrame({"i": rows, "w": s.gather(rows).str.extract_all(_WORDS_MIXED)})
-            words_ = (pl.DataFrame({"i": pl.int_range(len(s), eager=True, dtype=rows.dtype), "w": words_})
-                      .join(frame, on="i", how="left", maintain_order="left").select(pl.coalesce("w_right", "w")).to_series())
+            s = s.scatter(rows, s.gather(rows).str.replace_all(f"([{_NO_SPACE}])", " ${1} "))
+        words_ = s.str.replace_many(_SEPARATOR_CHARS, [" "] * len(_SEPARATOR_CHARS)).str.split(" ")
         return words_.list.eval(pl.element().filter(pl.element() != ""))
 
-    def _batch(self, texts: list[str], sigs: np.ndarray, counts: np.ndarray) -> None:
-        import pyarrow.compute as pc
+    def _batch_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The word hashes of a batch, concatenated, and the number of words of each text.
 
-        words_ = self._batch_words(texts)
-        encoded = pc.dictionary_encode(words_.explode().drop_nulls().to_arrow())
-        if hasattr(encoded, "combine_chunks"):
-            encoded = encoded.combine_chunks()
+        Texts are cut at spaces into tokens; each distinct token is normalised and split into words once
+        (``_batch_words``), and its word hashes are kept in a table of up to ``cache_size`` tokens. Cutting at
+        a space first changes nothing: a space separates words, no number spans one, and lower-casing looks
+        across no space (the final-sigma rule stops at it)."""
+        import polars as pl
+
+        parts = pl.Series(texts, dtype=pl.String).str.split(" ")
+        flat = parts.explode().rename("t").to_frame()
+        if self._table is None or self._table.height >= self._cache_size:
+            self._table = pl.DataFrame(schema={"t": pl.String, "h": pl.List(pl.UInt64)})
+        joined = flat.join(self._table, on="t", how="left", maintain_order="left")
+        missing = joined.filter(pl.col("h").is_null()).get_column("t").unique()
+        if len(missing):
+            self._table = pl.concat([self._table, self._token_hashes(missing)], rechunk=True)
+            joined = flat.join(self._table, on="t", how="left", maintain_order="left")
+        per_token = joined.get_column("h").to_arrow()
+        if hasattr(per_token, "combine_chunks"):
+            per_token = per_token.combine_chunks()
+        sizes = np.diff(per_token.offsets.to_numpy())
+        tokens = parts.list.len().to_numpy().astype(np.int64)
+        lengths = np.add.reduceat(sizes, np.concatenate(([0], np.cumsum(tokens)[:-1]))) if len(tokens) else tokens
+        return per_token.flatten().to_numpy(), lengths.astype(np.int64)
+
+    def _token_hashes(self, tokens):
+        """(token, list of its word hashes) for distinct tokens; words that hash to 0 (empty) are left out."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import polars as pl
+
+        words_ = self._batch_words(tokens).to_arrow()
+        if hasattr(words_, "combine_chunks"):
+            words_ = words_.combine_chunks()
+        encoded = pc.dictionary_encode(words_.flatten())
         distinct = encoded.dictionary.to_pylist()
         hashes = np.fromiter(map(self._word_hash, distinct), dtype=np.uint64, count=len(distinct))
         h = hashes[encoded.indices.to_numpy(zero_copy_only=False)]
-        lengths = words_.list.len().fill_null(0).to_numpy().astype(np.int64)
-        if (hashes == 0).any():  # words that were only combining marks: drop them, as ``words`` does
+        offsets = words_.offsets.to_numpy().astype(np.int64)
+        if (hashes == 0).any():  # words that were only combining marks: dropped, as ``words`` does
             keep = h != 0
-            doc_of = np.repeat(np.arange(len(lengths)), lengths)
-            lengths = np.bincount(doc_of[keep], minlength=len(lengths)).astype(np.int64)
+            token_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+            offsets = np.concatenate(([0], np.cumsum(np.bincount(token_of[keep], minlength=len(offsets) - 1))))
             h = h[keep]
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), pa.array(h, pa.uint64()))
+        return pl.DataFrame({"t": tokens, "h": pl.Series(lists).cast(pl.List(pl.UInt64))})
+
+    def _batch(self, texts: list[str], sigs: np.ndarray, counts: np.ndarray) -> None:
+        h, lengths = self._batch_hashes(texts)  # words that were only combining marks (hash 0) are dropped
         ng = self.config.n_grams
         ends = np.cumsum(lengths)
         starts = ends - lengths
@@ -215,15 +257,24 @@ class MinHasher:
         if len(long_) == 0:
             return
         x = (self._combine(h, ng) >> _S32).astype(np.uint32)  # n-grams crossing a document end are never read
-        budget, group, total = 65536, [], 0  # a (num_hashes x shingles) uint32 block of about 30 MB
+        buf = np.empty((self.config.num_hashes, 2 * _BLOCK), dtype=np.uint32)  # reused: no page faults per block
+        group: list[int] = []
         for i in long_:
+            if counts[i] > _BLOCK:  # a very long document: minima over bounded slices of its own
+                if group:
+                    buf = self._min_block(x, starts, counts, group, sigs, buf)
+                    group = []
+                for lo in range(starts[i], starts[i] + counts[i], _BLOCK):
+                    hi = min(lo + _BLOCK, starts[i] + counts[i])
+                    block = np.multiply(self._a[:, None], x[None, lo:hi], out=buf[:, :hi - lo])
+                    np.minimum(sigs[i], (block + self._b[:, None]).min(axis=1), out=sigs[i])
+                continue
             group.append(i)
-            total += counts[i]
-            if total >= budget:
-                self._min_block(x, starts, counts, group, sigs)
-                group, total = [], 0
+            if starts[i] + counts[i] - starts[group[0]] >= _BLOCK:
+                buf = self._min_block(x, starts, counts, group, sigs, buf)
+                group = []
         if group:
-            self._min_block(x, starts, counts, group, sigs)
+            self._min_block(x, starts, counts, group, sigs, buf)
 
     @staticmethod
     def _combine(h: np.ndarray, n: int) -> np.ndarray:
@@ -233,19 +284,22 @@ class MinHasher:
             acc = _splitmix(acc * _MIX + h[k:k + m])
         return acc
 
-    def _min_block(self, x, starts, counts, group, sigs) -> None:
+    def _min_block(self, x, starts, counts, group, sigs, buf) -> np.ndarray:
         """Minima over a contiguous run of documents: the n-grams crossing a document end lie between one
         document's ``start + count`` and the next one's start, in segments whose minima are discarded."""
         group = np.asarray(group)
         lo = starts[group[0]]
         hi = starts[group[-1]] + counts[group[-1]]
-        block = np.multiply.outer(self._a, x[lo:hi])
-        block += self._b[:, None]
+        if hi - lo > buf.shape[1]:  # many short documents in between: a wider buffer
+            buf = np.empty((len(self._a), hi - lo), dtype=np.uint32)
+        block = np.multiply(self._a[:, None], x[None, lo:hi], out=buf[:, :hi - lo])
+        np.add(block, self._b[:, None], out=block)
         bounds = np.empty(2 * len(group), dtype=np.int64)
         bounds[0::2] = starts[group] - lo
         bounds[1::2] = starts[group] + counts[group] - lo
         mins = np.minimum.reduceat(block, bounds[:-1], axis=1)
         sigs[group] = mins[:, 0::2].T
+        return buf
 
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:

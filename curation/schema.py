@@ -52,6 +52,7 @@ SIGNATURES = pa.schema(
         pa.field("text_chars", pa.int64(), nullable=False),
         pa.field("fetch_date", pa.timestamp("ms", tz="UTC")),
         pa.field("bands", pa.list_(pa.uint64()), nullable=False),  # one LSH band key per band
+        pa.field("minhash", pa.list_(pa.uint32()), nullable=False),  # the signature (for the candidate check)
     ],
     metadata={"description": "MinHash LSH band keys and exact-match hashes per document."},
 )

