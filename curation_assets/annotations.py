@@ -10,7 +10,7 @@ import dagster as dg
 import pyarrow as pa
 
 from curation import prompts
-from curation.annotate import annotate, sample_by_hash
+from curation.annotate import annotate, id_fraction, sample_by_hash
 from curation.backends import BackendError, GenerationParams
 from curation.chunk_cache import StoreChunkCache
 from curation.fingerprints import digest
@@ -37,7 +37,8 @@ def _sample(store, n: int) -> tuple[list[dict], list[str]]:
     """About ``n`` documents of every snapshot chosen by id hash (rows: id, snapshot, url, text)."""
     shards = [(s, sh, i) for s in store.snapshots(DOCUMENTS) for sh in SHARDS.get_partition_keys()
               if (i := store.info(DOCUMENTS, s, sh))]
-    rate = min(1.0, n / max(1, sum(i.get("rows", 0) for *_, i in shards))) if n > 0 else 0.0
+    # draw about twice what is needed by id hash, then keep the n lowest hashes: the same n at any sharding
+    rate = min(1.0, 2 * n / max(1, sum(i.get("rows", 0) for *_, i in shards)) + 1e-3) if n > 0 else 0.0
     rows = []
     for s, sh, _ in shards:
         ids = store.read(DOCUMENTS, s, sh, columns=["id"]).column("id").to_pylist()
@@ -45,7 +46,7 @@ def _sample(store, n: int) -> tuple[list[dict], list[str]]:
         if chosen:
             t = store.read(DOCUMENTS, s, sh, columns=["id", "url", "text"], filters=[("id", "in", chosen)])
             rows += [dict(r, snapshot=s) for r in t.to_pylist()]
-    rows.sort(key=lambda r: r["id"])
+    rows.sort(key=lambda r: id_fraction(r["id"]))
     return rows[:n] if n > 0 else [], [i["fingerprint"] for *_, i in shards]
 
 

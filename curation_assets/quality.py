@@ -13,10 +13,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from curation.classifier import TrainConfig, bucket_of, classifier_scorer, deciles, evaluate, labelled_examples, \
-    read_examples, split_of, train_classifier
+from curation.classifier import TrainConfig, bucket_of, classifier_scorer, deciles, labelled_examples, train_classifier
 from curation.fingerprints import digest, file_identity
 from curation.quality import FILTERS, SignalConfig, Thresholds, decide, quality_schema, signals_table
+from curation.scoring import CLASSIFIER_ASSET as CLASSIFIER, GLOBAL, MODEL_FILES
 from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.annotations import ANNOTATIONS, GLOBAL_SHARD, quality_annotations
 from curation_assets.documents import ASSET as DOCUMENTS, documents
@@ -25,11 +25,9 @@ from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split
 from curation_assets.settings import PROJECT_ROOT
 from resources import QualityResource, StorageResource
 
-CLASSIFIER = "quality_classifier"
 QUALITY = "quality"
 CLASSIFIER_VERSION = "quality-classifier-v2"
 QUALITY_VERSION = "quality-v1"
-GLOBAL = "_all"  # the classifier's folder under <base>/quality_classifier/
 SAMPLE_QUALITY = PROJECT_ROOT / "sample_data" / "quality"
 DEFAULT_POSITIVES = [str(SAMPLE_QUALITY / "wikipedia-abstracts-en.jsonl"),
                      str(SAMPLE_QUALITY / "dclm-human-quality-labels.jsonl")]
@@ -37,7 +35,7 @@ DEFAULT_EVAL = str(SAMPLE_QUALITY / "dclm-human-quality-labels.jsonl")
 
 
 def _model_name(kind: str) -> str:
-    return {"fasttext": "model.bin", "stacked": "model.json"}.get(kind, "head.npz")
+    return MODEL_FILES[kind]
 
 
 def _crawl_sample(store, n: int, snapshots: list[str] | None = None) -> tuple[list[str], list[str], list[str]]:
