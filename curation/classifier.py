@@ -79,7 +79,7 @@ class TrainConfig:
     word_ngrams: int = 2
     dim: int = 100
     min_count: int = 1
-    bucket: int = 100_000  # hashed n-gram rows; fastText's 2M default made an 816 MB file (dim 100, float32)
+    bucket: int = 50_000  # hashed n-gram rows: fastText's 2M default made an 816 MB file (dim 100, float32)
     holdout: float = 0.2
     negatives_per_positive: float = 1.0
     seed: int = 0
