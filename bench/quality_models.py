@@ -88,6 +88,19 @@ def main() -> None:
             train_cpu_s=round(train_cpu, 1), roc_auc_unanimous=a["roc_auc_unanimous"])
         report["cv"] = rep["cv"]
         report["speed"] = {"stacked_docs_per_cpu_s": round(len(held) / score_cpu, 1)}
+        # diagnostic only (never used to choose): every candidate without crawl negatives, fitted on the training
+        # half and measured on the held-back half, to show how far apart CV-tied candidates land
+        from curation.stacked import FEATURE_SETS, L2, StackedModel, feature_matrix, signal_frame
+
+        frame, held_frame = signal_frame(train_t), signal_frame(held)
+        report["heldback_per_candidate"] = {}
+        for fs, names in FEATURE_SETS.items():
+            for l2 in L2:
+                m = StackedModel.fit(feature_matrix(frame, names), np.asarray(train_y), names, l2)
+                p = m.predict(feature_matrix(held_frame, names))
+                report["heldback_per_candidate"][f"{fs}, l2={l2:g}"] = {
+                    "roc_auc": round(roc_auc(p, np.asarray(held_y)), 4),
+                    "accuracy_at_0.5": round(float(((p >= 0.5) == np.asarray(held_y)).mean()), 4)}
         rows["document length alone"] = a["length"]
         rows["heuristic verdict (Gopher + C4 + FineWeb)"] = {"roc_auc": None, **a["heuristics"]}
         print(json.dumps(rows, indent=1), flush=True)

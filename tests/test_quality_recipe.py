@@ -17,7 +17,7 @@ from curation.annotate import annotate, parse_grade, sample_by_hash
 from curation.backends import GenerationParams
 from curation.chunk_cache import MemoryCache
 from curation.classifier import deciles, read_examples, split_of
-from curation.recipe import agreement, heldback, labelled_rows, train_stacked
+from curation.recipe import agreement, graded_rows, heldback, labelled_rows, train_stacked
 from curation.stacked import StackedModel, StackedScorer, choose, signal_frame
 from curation.storage import ShardStore
 from curation_assets.annotations import quality_annotations
@@ -93,6 +93,9 @@ def test_grades_are_parsed_or_recorded_as_failures():
     p = prompts.get("fineweb_edu")
     assert p.purpose == "grade" and p.tag == "fineweb_edu@1"
     assert "Educational score: <total points>" in p.messages("some page")[0]["content"]
+    texts, labels = graded_rows([{"text": "a", "grade": 4}, {"text": "b", "grade": 1}, {"text": "c", "grade": None},
+                                 {"text": " ", "grade": 5}])
+    assert texts == ["a", "b"] and labels == [True, False]  # unparsed grades and empty texts do not train
     ids = [f"doc-{i}" for i in range(2000)]
     chosen = sample_by_hash(ids, 0.1)
     assert 150 < len(chosen) < 250 and sample_by_hash(list(reversed(ids)), 0.1) != chosen
@@ -198,6 +201,14 @@ def test_curation_score_on_real_text(trained, tmp_path):
         assert (x["quality_reason"] is None) == x["quality_pass"]
     assert rows[-1]["quality_pass"] is False and rows[-1]["quality_reason"]  # the repeated sentence fails
     assert np.allclose([x["classifier_score"] for x in rows[:6]], scores[:6], atol=1e-5)
+    import argparse
+
+    from curation_cli import score as score_cli
+
+    parser = argparse.ArgumentParser(prog="curation")
+    score_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["score", "--output-base", str(base), "--input", str(inp), "--out", str(out)])
+    assert args.func(args) == 0 and [json.loads(x)["n"] for x in out.read_text().splitlines()] == list(range(7))
     for body, msg in (('{"text": "ok"}\n{"text": \n', "line 2: bad JSON"), ('{"text": "ok"}\n{"body": "x"}\n',
                                                                            "line 2: missing text")):
         bad, target = tmp_path / "bad.jsonl", tmp_path / "never.jsonl"
