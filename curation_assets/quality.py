@@ -140,7 +140,12 @@ def quality_classifier(context: dg.AssetExecutionContext, storage: StorageResour
                 if annotations:
                     g_t, g_y = graded_rows(annotations["rows"])
                     texts, labels = (g_t, g_y) if qs.train_on_annotations == "only" else (texts + g_t, labels + g_y)
-                report = train_stacked(texts, labels, crawl, local)
+                if all(labels):  # plain target examples only: the crawl sample is the other side (DCLM, BETR)
+                    texts, labels = texts + crawl, labels + [False] * len(crawl)
+                try:
+                    report = train_stacked(texts, labels, crawl, local)
+                except ValueError as exc:
+                    raise dg.Failure(description=f"quality classifier: {exc}", allow_retries=False) from exc
                 threshold = report["keep_threshold"]
             else:
                 positives = labelled_examples(positives_paths, label=1, half="train")
