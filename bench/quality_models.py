@@ -11,13 +11,15 @@ Rows of the table (``docs/quality_models.json``, README "How good is the score")
   fastText's 2M-bucket table (the 816 MB file) and with the smaller table now used (size, AUC loss);
 * fastText on the human labels alone (both labels of the training half);
 * document length alone (its cut chosen on the training half), and the heuristic verdict;
-* LLM-annotation-trained: the bundled SmolLM2-135M-Instruct grades the training half with the
+* LLM-annotation-trained: the bundled SmolLM2-135M-Instruct grades (the first ``--grade-docs`` of) the training
+  half with the
   ``fineweb_edu`` rubric; the stacked model is trained on those grades (>= 3: good) instead of the human labels.
   The grades' own agreement with the human labels of the same documents is reported too.
 
 Speed (process CPU time, one process): signals + stacked scoring per CPU-second, LLM grading per document.
 
-    python bench/quality_models.py [--grade-chars 1500] [--grade-tokens 128]  ->  docs/quality_models.json
+    python bench/quality_models.py [--grade-docs 48] [--grade-chars 1500] [--grade-tokens 128]
+        ->  docs/quality_models.json (grades cached under bench/.annotation_cache: a rerun generates nothing)
 """
 
 import argparse
@@ -54,6 +56,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--grade-chars", type=int, default=1500)
     ap.add_argument("--grade-tokens", type=int, default=128)
+    ap.add_argument("--grade-docs", type=int, default=48, help="grade the first N training-half documents "
+                    "(all 123: about 16 batches of 8; on a 2-core CPU roughly a minute of CPU per batch)")
     ap.add_argument("--cache", default=str(ROOT / "bench/.annotation_cache"))
     args = ap.parse_args()
 
@@ -128,15 +132,16 @@ def main() -> None:
         prompt = prompts.get("fineweb_edu")
         params = GenerationParams(max_new_tokens=args.grade_tokens, repetition_penalty=1.05)
         cache = StoreChunkCache(ShardStore(args.cache), "_all", "dclm-train", asset="annotation_cache")
-        ids = [f"train-{i}" for i in range(len(train_t))]
+        g_texts, g_human = train_t[:args.grade_docs], train_y[:args.grade_docs]
+        ids = [f"train-{i}" for i in range(len(g_texts))]
         t0, c0 = time.perf_counter(), time.process_time()
-        grades = annotate(ids, train_t, prompt, backend, params, cache, max_chars=args.grade_chars,
+        grades = annotate(ids, g_texts, prompt, backend, params, cache, max_chars=args.grade_chars,
                           progress=lambda d, n: print(f"graded {d}/{n}", flush=True))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         generated = sum(not g.cached for g in grades)
         g = np.array([-1 if x.grade is None else x.grade for x in grades])
         ok = g >= 0
-        y = np.asarray(train_y, bool)
+        y = np.asarray(g_human, bool)
         report["annotation"] = {
             "model": backend.model_id, "prompt": prompt.tag, "documents": len(grades),
             "max_chars": args.grade_chars, "max_new_tokens": args.grade_tokens,
@@ -147,7 +152,7 @@ def main() -> None:
             "generated": generated, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
             "docs_per_wall_s": round(generated / wall, 3) if generated else None}
         print(json.dumps(report["annotation"], indent=1), flush=True)
-        g_t, g_y = graded_rows([{"text": t, "grade": x.grade} for t, x in zip(train_t, grades)])
+        g_t, g_y = graded_rows([{"text": t, "grade": x.grade} for t, x in zip(g_texts, grades)])
         name = "LLM-annotation-trained (SmolLM2-135M grades, stacked)"
         if len(set(g_y)) == 2 and len(g_y) >= 10:
             try:
