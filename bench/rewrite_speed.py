@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from curation import prompts  # noqa: E402
-from curation.rewrite import GenerationParams, OpenAIBackend, TransformersBackend, chunk_text  # noqa: E402
+from curation.backends import GenerationParams, OpenAIBackend, TransformersBackend  # noqa: E402
+from curation.rewrite import chunk_text  # noqa: E402
 
 
 def real_chunks(n: int, backend) -> list[str]:

@@ -79,6 +79,7 @@ class TrainConfig:
     word_ngrams: int = 2
     dim: int = 100
     min_count: int = 1
+    bucket: int = 50_000  # hashed n-gram rows: fastText's 2M default made an 816 MB file (dim 100, float32)
     holdout: float = 0.2
     negatives_per_positive: float = 1.0
     seed: int = 0
@@ -112,7 +113,7 @@ def train_fasttext(positives: list[str], negatives: list[str], out_path: str,
             for lab, t in train:
                 fh.write(f"{lab} {fasttext_line(t)}\n")
         model = fasttext.train_supervised(input=data, epoch=config.epoch, lr=config.lr, wordNgrams=config.word_ngrams,
-                                          dim=config.dim, minCount=config.min_count, seed=config.seed, thread=1,
+                                          dim=config.dim, minCount=config.min_count, bucket=config.bucket, seed=config.seed, thread=1,
                                           verbose=0)
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         tmp_model = out_path + ".tmp"
@@ -235,6 +236,10 @@ def train_classifier(kind: str, positives: list[str], negatives: list[str], out_
 def classifier_scorer(kind: str, path: str) -> Scorer:
     if kind == "fasttext":
         return FastTextScorer(path)
+    if kind == "stacked":
+        from curation.stacked import StackedScorer
+
+        return StackedScorer(path)
     from curation.models import EmbeddingClassifier
 
     return EmbeddingClassifier(path)

