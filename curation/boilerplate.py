@@ -118,14 +118,18 @@ def _classify(blocks: list[Block], length_low: int, length_high: int) -> None:
             b.cls = "short" if n < length_low else "good" if n > length_high else "neargood"
 
 
-def _neighbour(blocks: list[Block], i: int, step: int, ignore_neargood: bool) -> str:
-    i += step
-    while 0 <= i < len(blocks):
-        c = blocks[i].cls
-        if c in ("good", "bad") or (c == "neargood" and not ignore_neargood):
-            return c
-        i += step
-    return "bad"
+def _nearest(classes: list[str], accept: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """For each block, the class of the nearest block before / after it whose class is in ``accept`` ("bad" at
+    the edges): justext.core's get_prev_neighbour / get_next_neighbour in two linear passes."""
+    prev, nxt, last = [], [""] * len(classes), "bad"
+    for c in classes:
+        prev.append(last)
+        last = c if c in accept else last
+    last = "bad"
+    for i in range(len(classes) - 1, -1, -1):
+        nxt[i] = last
+        last = classes[i] if classes[i] in accept else last
+    return prev, nxt
 
 
 def _good_follows(blocks: list[Block], i: int, max_distance: int) -> bool:
@@ -161,24 +165,26 @@ def _revise(blocks: list[Block], length_low: int, length_high: int, max_heading_
     for i, b in enumerate(blocks):  # short headings just before good text become near-good
         if b.kind == "h" and b.cls == "short" and _good_follows(blocks, i, max_heading_distance):
             b.cls = "neargood"
-    new: dict[int, str] = {}
+    cls = [b.cls for b in blocks]
+    prev_gb, next_gb = _nearest(cls, ("good", "bad"))
+    prev_any, next_any = _nearest(cls, ("good", "bad", "neargood"))
     for i, b in enumerate(blocks):  # short blocks take the class of their good/bad neighbours
-        if b.cls != "short":
+        if cls[i] != "short":
             continue
-        prev, nxt = _neighbour(blocks, i, -1, True), _neighbour(blocks, i, 1, True)
+        prev, nxt = prev_gb[i], next_gb[i]
         if prev == nxt:
-            new[i] = prev
-        elif (prev == "bad" and _neighbour(blocks, i, -1, False) == "neargood") or \
-                (nxt == "bad" and _neighbour(blocks, i, 1, False) == "neargood"):
-            new[i] = "good"
+            b.cls = prev
+        elif (prev == "bad" and prev_any[i] == "neargood") or (nxt == "bad" and next_any[i] == "neargood"):
+            b.cls = "good"
         else:
-            new[i] = "bad"
-    for i, c in new.items():
-        blocks[i].cls = c
-    for i, b in enumerate(blocks):  # near-good blocks are bad only between two bad ones
+            b.cls = "bad"
+    _, next_gb = _nearest([b.cls for b in blocks], ("good", "bad"))
+    last = "bad"
+    for i, b in enumerate(blocks):  # near-good blocks are bad only between two bad ones (in order, as jusText)
         if b.cls == "neargood":
-            bad = _neighbour(blocks, i, -1, True) == "bad" and _neighbour(blocks, i, 1, True) == "bad"
-            b.cls = "bad" if bad else "good"
+            b.cls = "bad" if last == "bad" and next_gb[i] == "bad" else "good"
+        if b.cls in ("good", "bad"):
+            last = b.cls
     for i, b in enumerate(blocks):  # more good headings
         if b.kind == "h" and b.cls == "bad" and cf[i] != "bad" and _good_follows(blocks, i, max_heading_distance):
             b.cls = "good"
