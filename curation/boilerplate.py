@@ -54,7 +54,7 @@ _NOTICE = re.compile(r"javascript|cookie", re.I)
 _TAG = re.compile(r"<(/?)(h[1-6]|p|ul|ol|li|pre|br|a)\b[^>]*>", re.I)
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     kind: str  # "h" heading, "p" paragraph, "li" list item, "pre", "t" bare text line
     text: str
@@ -69,43 +69,36 @@ def blocks_from_minimal_html(s: str) -> list[Block]:
     """
     out: list[Block] = []
     buf: list[str] = []
-    kind = "t"
-    link = [0, False]  # link chars in this block, inside a link now
-
-    def flush() -> None:
-        t = "".join(buf).strip()
-        buf.clear()
-        if t:
-            out.append(Block(kind, _html.unescape(t), link_chars=link[0]))
-        link[0], link[1] = 0, False
-
-    pos = 0
-    for m in _TAG.finditer(s + "<br>"):  # a sentinel break flushes the tail
-        seg = s[pos:m.start()]
-        pos = m.end()
-        if kind == "t":  # bare text: each line is a block, as in the plain-text output
+    kind, link_chars, in_link = "t", 0, False
+    parts = _TAG.split(s + "<br>")  # text, close, tag, text, ...; a sentinel break flushes the tail
+    for k in range(0, len(parts) - 1, 3):
+        seg, close, tag = parts[k], parts[k + 1], parts[k + 2].lower()
+        if kind == "t" and "\n" in seg:  # bare text: each line is a block, as in the plain-text output
             *lines, seg = seg.split("\n")
             for line in lines:
                 buf.append(line)
-                link[0] += len(line.strip()) if link[1] else 0
-                flush()
-        buf.append(seg if kind in ("pre", "t") else seg.replace("\n", " "))
-        if link[1]:
-            link[0] += len(seg.strip())
-        close, tag = m.group(1), m.group(2).lower()
+                t = "".join(buf).strip()
+                if t:
+                    out.append(Block(kind, _html.unescape(t), "", link_chars + (len(line.strip()) if in_link else 0)))
+                buf, link_chars, in_link = [], 0, False
+        elif kind not in ("t", "pre"):
+            seg = seg.replace("\n", " ")
+        buf.append(seg)
+        if in_link:
+            link_chars += len(seg.strip())
         if tag == "a":
-            link[1] = not close
+            in_link = not close
             continue
         if tag == "br":
             buf.append("\n")
-            if m.end() > len(s):
-                flush()
-            continue
-        flush()
-        if close:
-            kind = "t"
-        else:
-            kind = "h" if tag[0] == "h" else ("t" if tag in ("ul", "ol") else tag)
+            if k + 3 < len(parts) - 1:
+                continue
+        t = "".join(buf).strip()
+        if t:
+            out.append(Block(kind, _html.unescape(t), "", link_chars))
+        buf, link_chars, in_link = [], 0, False
+        if tag != "br":
+            kind = "t" if close or tag in ("ul", "ol") else "h" if tag[0] == "h" else tag
     return out
 
 
