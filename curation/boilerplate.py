@@ -54,7 +54,7 @@ _NOTICE = re.compile(r"javascript|cookie", re.I)
 _TAG = re.compile(r"<(/?)(h[1-6]|p|ul|ol|li|pre|br|a)\b[^>]*>", re.I)
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     kind: str  # "h" heading, "p" paragraph, "li" list item, "pre", "t" bare text line
     text: str
@@ -69,43 +69,36 @@ def blocks_from_minimal_html(s: str) -> list[Block]:
     """
     out: list[Block] = []
     buf: list[str] = []
-    kind = "t"
-    link = [0, False]  # link chars in this block, inside a link now
-
-    def flush() -> None:
-        t = "".join(buf).strip()
-        buf.clear()
-        if t:
-            out.append(Block(kind, _html.unescape(t), link_chars=link[0]))
-        link[0], link[1] = 0, False
-
-    pos = 0
-    for m in _TAG.finditer(s + "<br>"):  # a sentinel break flushes the tail
-        seg = s[pos:m.start()]
-        pos = m.end()
-        if kind == "t":  # bare text: each line is a block, as in the plain-text output
+    kind, link_chars, in_link = "t", 0, False
+    parts = _TAG.split(s + "<br>")  # text, close, tag, text, ...; a sentinel break flushes the tail
+    for k in range(0, len(parts) - 1, 3):
+        seg, close, tag = parts[k], parts[k + 1], parts[k + 2].lower()
+        if kind == "t" and "\n" in seg:  # bare text: each line is a block, as in the plain-text output
             *lines, seg = seg.split("\n")
             for line in lines:
                 buf.append(line)
-                link[0] += len(line.strip()) if link[1] else 0
-                flush()
-        buf.append(seg if kind in ("pre", "t") else seg.replace("\n", " "))
-        if link[1]:
-            link[0] += len(seg.strip())
-        close, tag = m.group(1), m.group(2).lower()
+                t = "".join(buf).strip()
+                if t:
+                    out.append(Block(kind, _html.unescape(t), "", link_chars + (len(line.strip()) if in_link else 0)))
+                buf, link_chars, in_link = [], 0, False
+        elif kind not in ("t", "pre"):
+            seg = seg.replace("\n", " ")
+        buf.append(seg)
+        if in_link:
+            link_chars += len(seg.strip())
         if tag == "a":
-            link[1] = not close
+            in_link = not close
             continue
         if tag == "br":
             buf.append("\n")
-            if m.end() > len(s):
-                flush()
-            continue
-        flush()
-        if close:
-            kind = "t"
-        else:
-            kind = "h" if tag[0] == "h" else ("t" if tag in ("ul", "ol") else tag)
+            if k + 3 < len(parts) - 1:
+                continue
+        t = "".join(buf).strip()
+        if t:
+            out.append(Block(kind, _html.unescape(t), "", link_chars))
+        buf, link_chars, in_link = [], 0, False
+        if tag != "br":
+            kind = "t" if close or tag in ("ul", "ol") else "h" if tag[0] == "h" else tag
     return out
 
 
@@ -118,14 +111,18 @@ def _classify(blocks: list[Block], length_low: int, length_high: int) -> None:
             b.cls = "short" if n < length_low else "good" if n > length_high else "neargood"
 
 
-def _neighbour(blocks: list[Block], i: int, step: int, ignore_neargood: bool) -> str:
-    i += step
-    while 0 <= i < len(blocks):
-        c = blocks[i].cls
-        if c in ("good", "bad") or (c == "neargood" and not ignore_neargood):
-            return c
-        i += step
-    return "bad"
+def _nearest(classes: list[str], accept: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """For each block, the class of the nearest block before / after it whose class is in ``accept`` ("bad" at
+    the edges): justext.core's get_prev_neighbour / get_next_neighbour in two linear passes."""
+    prev, nxt, last = [], [""] * len(classes), "bad"
+    for c in classes:
+        prev.append(last)
+        last = c if c in accept else last
+    last = "bad"
+    for i in range(len(classes) - 1, -1, -1):
+        nxt[i] = last
+        last = classes[i] if classes[i] in accept else last
+    return prev, nxt
 
 
 def _good_follows(blocks: list[Block], i: int, max_distance: int) -> bool:
@@ -161,24 +158,26 @@ def _revise(blocks: list[Block], length_low: int, length_high: int, max_heading_
     for i, b in enumerate(blocks):  # short headings just before good text become near-good
         if b.kind == "h" and b.cls == "short" and _good_follows(blocks, i, max_heading_distance):
             b.cls = "neargood"
-    new: dict[int, str] = {}
+    cls = [b.cls for b in blocks]
+    prev_gb, next_gb = _nearest(cls, ("good", "bad"))
+    prev_any, next_any = _nearest(cls, ("good", "bad", "neargood"))
     for i, b in enumerate(blocks):  # short blocks take the class of their good/bad neighbours
-        if b.cls != "short":
+        if cls[i] != "short":
             continue
-        prev, nxt = _neighbour(blocks, i, -1, True), _neighbour(blocks, i, 1, True)
+        prev, nxt = prev_gb[i], next_gb[i]
         if prev == nxt:
-            new[i] = prev
-        elif (prev == "bad" and _neighbour(blocks, i, -1, False) == "neargood") or \
-                (nxt == "bad" and _neighbour(blocks, i, 1, False) == "neargood"):
-            new[i] = "good"
+            b.cls = prev
+        elif (prev == "bad" and prev_any[i] == "neargood") or (nxt == "bad" and next_any[i] == "neargood"):
+            b.cls = "good"
         else:
-            new[i] = "bad"
-    for i, c in new.items():
-        blocks[i].cls = c
-    for i, b in enumerate(blocks):  # near-good blocks are bad only between two bad ones
+            b.cls = "bad"
+    _, next_gb = _nearest([b.cls for b in blocks], ("good", "bad"))
+    last = "bad"
+    for i, b in enumerate(blocks):  # near-good blocks are bad only between two bad ones (in order, as jusText)
         if b.cls == "neargood":
-            bad = _neighbour(blocks, i, -1, True) == "bad" and _neighbour(blocks, i, 1, True) == "bad"
-            b.cls = "bad" if bad else "good"
+            b.cls = "bad" if last == "bad" and next_gb[i] == "bad" else "good"
+        if b.cls in ("good", "bad"):
+            last = b.cls
     for i, b in enumerate(blocks):  # more good headings
         if b.kind == "h" and b.cls == "bad" and cf[i] != "bad" and _good_follows(blocks, i, max_heading_distance):
             b.cls = "good"

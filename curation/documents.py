@@ -95,7 +95,7 @@ class DocumentBuilder:
               on_file: Callable[[InputFile, int], None] | None = None,
               on_unreadable: Callable[[InputFile, str], None] | None = None) -> tuple[pa.Table, Counter]:
         """The shard's documents and counts. A missing file raises InputFileError; a file that exists but cannot
-        be read (not a WARC, not gzip, unreadable) is counted ``unreadable_file``, reported to ``on_unreadable``
+        be read as what its name says (not a WARC, not gzip, not Parquet) is counted ``unreadable_file``, reported to ``on_unreadable``
         with a one-line reason naming it, and contributes nothing (its partial rows and counts are undone)."""
         counts: Counter = Counter()
         rows: list[dict] = []
@@ -107,7 +107,9 @@ class DocumentBuilder:
                 raise
             except FileNotFoundError as exc:  # vanished since the listing: a missing file fails at once
                 raise InputFileError(f"input file not found: {self.source.url(f.path)}") from exc
-            except (WarcFormatError, OSError, ValueError, EOFError, zlib.error) as exc:
+            except (WarcFormatError, ValueError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                # the file's content is not what its name says; an OSError reading it (a dropped S3 connection,
+                # a permission) is raised instead, for the retry policy or fail_fast to judge
                 del rows[before:]
                 counts.clear()
                 counts.update(counts_before)
