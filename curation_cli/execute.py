@@ -12,7 +12,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 
 from curation_cli.plan import SAMPLES_WHAT_EXISTS, Item
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def log_config(level: str = "CRITICAL") -> dict:
+    """Run config for Dagster's console logger: quiet by default (the summary gives each failure's root cause);
+    ``--debug`` shows errors with their tracebacks."""
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
 _worker: dict = {}
 
 
@@ -24,7 +31,7 @@ class Outcome:
     materializations: dict = dataclasses.field(default_factory=dict)  # asset -> [metadata values we report]
 
 
-def init_worker(settings, overrides: dict, home: str, tags: dict) -> None:
+def init_worker(settings, overrides: dict, home: str, tags: dict, log_level: str = "CRITICAL") -> None:
     """Load the settings, the definitions and the instance once per worker process."""
     warnings.filterwarnings("ignore")  # Dagster's beta/preview notices would break the progress display
     from curation_assets import settings as settings_module
@@ -35,7 +42,7 @@ def init_worker(settings, overrides: dict, home: str, tags: dict) -> None:
     from curation_assets.definitions import build_definitions
 
     _worker.update(defs=build_definitions(settings, overrides), instance=dg.DagsterInstance.from_config(home),
-                   tags=tags, jobs={})
+                   tags=tags, jobs={}, logs=log_config(log_level))
 
 
 def _partition_key(item: Item):
@@ -57,7 +64,7 @@ def run_item(item: Item, op_config: dict) -> Outcome:
         job = _worker["jobs"].get(item.assets)
         if job is None:
             job = _worker["jobs"][item.assets] = _worker["defs"].resolve_implicit_job_def_def_for_assets(keys)
-        config = dict(QUIET_LOGS)
+        config = dict(_worker["logs"])
         ops = {name: cfg for name, cfg in op_config.items() if name in item.assets}
         if ops:
             config["ops"] = ops
@@ -141,10 +148,10 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
     return [outcomes[i] for i in range(len(items))]
 
 
-def observe(defs, instance, keys, tags: dict) -> None:
+def observe(defs, instance, keys, tags: dict, log_level: str = "CRITICAL") -> None:
     """Record data versions of the observable sources (the crawl's file lists) in one run."""
     job = defs.resolve_implicit_job_def_def_for_assets(keys)
-    result = job.execute_in_process(run_config=QUIET_LOGS, instance=instance, asset_selection=keys,
+    result = job.execute_in_process(run_config=log_config(log_level), instance=instance, asset_selection=keys,
                                     raise_on_error=False, tags=tags)
     if not result.success:
         from curation_cli.errors import CliError, error_info_line

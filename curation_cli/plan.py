@@ -74,7 +74,28 @@ def build_plan(defs, snapshots: list[str], shards: list[str], skip_groups: set[s
             for parent in graph.get(_key(a)).parent_keys:
                 deps.update(i for i in item_of_asset.get(parent.to_user_string(), ()) if items[i].overlaps(item))
         upstream.append(sorted(deps))
-    return items, upstream
+    return _fuse(items, upstream)
+
+
+def _fuse(items: list[Item], upstream: list[list[int]]):
+    """Join an item to the run of its upstream items when all of them are one run of the same partition (the
+    shard chain documents -> language + signatures becomes one run): fewer runs, less per-run overhead."""
+    unit_of, units = {}, []  # item index -> unit index; unit -> member item indices
+    for i, item in enumerate(items):
+        ups = {unit_of[d] for d in upstream[i]}
+        if len(ups) == 1:
+            u = ups.pop()
+            head = items[units[u][0]]
+            if (head.snapshot, head.shard) == (item.snapshot, item.shard):
+                unit_of[i] = u
+                units[u].append(i)
+                continue
+        unit_of[i] = len(units)
+        units.append([i])
+    fused = [Item(items[m[0]].level, tuple(a for i in m for a in items[i].assets), items[m[0]].snapshot,
+                  items[m[0]].shard) for m in units]
+    deps = [sorted({unit_of[d] for i in m for d in upstream[i]} - {u}) for u, m in enumerate(units)]
+    return fused, deps
 
 
 def _key(user_string: str):

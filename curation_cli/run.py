@@ -83,14 +83,15 @@ def run(args) -> int:
     console.print(f"crawl root  {settings.crawl_root}\noutput      {settings.output}\ndagster     {home}\n"
                   f"snapshots   {', '.join(snapshots)} x {len(shards)} shards; {args.workers} workers")
     tags = inst.run_tags()
+    log_level = "ERROR" if getattr(args, "debug", False) else "CRITICAL"
     obs = observable_sources(defs)
     if obs:
-        execute.observe(defs, instance, obs, tags)
+        execute.observe(defs, instance, obs, tags, log_level)
     items, upstream = build_plan(defs, snapshots, shards, skip_groups={"mixing"} if args.no_mixture else set())
     counts = Counter()
     t0 = time.perf_counter()
     outcomes = _run_with_progress(console, items, upstream, args.workers,
-                                  (settings, overrides, str(home), tags), mixture_config(args), counts)
+                                  (settings, overrides, str(home), tags, log_level), mixture_config(args), counts)
     print_summary(console, defs.resources["storage"].store(), snapshots, shards, time.perf_counter() - t0, counts,
                   outcomes)
     lock.close()
