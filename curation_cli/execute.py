@@ -69,7 +69,8 @@ def run_item(item: Item, op_config: dict) -> Outcome:
         if ops:
             config["ops"] = ops
         result = job.execute_in_process(run_config=config, instance=_worker["instance"], partition_key=_partition_key(item),
-                                        asset_selection=keys, raise_on_error=False, tags=_worker["tags"])
+                                        asset_selection=keys, raise_on_error=False,
+                                        tags={**_worker["tags"], "curation/assets": "+".join(item.assets)})
     except Exception as exc:  # noqa: BLE001 - a bad config or definitions error fails this item only
         return Outcome(item, "failed", exception_line(exc))
     mats = {}
