@@ -138,3 +138,28 @@ def test_concurrent_runs_killed_runs_and_stale_snapshots(tmp_path):
     assert instance.get_run_by_id(killed[0].run_id).status == dg.DagsterRunStatus.FAILURE
     assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     assert set(instance.get_dynamic_partitions("snapshots")) == {"CC-MAIN-2099-01", "CC-MAIN-2024-22"}
+
+
+def test_the_plan_follows_the_asset_graph():
+    from curation_assets.definitions import defs
+    from curation_cli.plan import build_plan
+
+    items, upstream = build_plan(defs, ["A", "B"], ["0000", "0001"])
+    index = {it.label: i for i, it in enumerate(items)}
+    ups = {it.label: {items[d].label for d in upstream[i]} for i, it in enumerate(items)}
+    # a shard's chain is one run; every shard of the level before anything that reads it
+    assert ups["documents+language+minhash_signatures A shard 0000"] == set()
+    assert ups["dedup_clusters A"] == {f"documents+language+minhash_signatures A shard {s}" for s in ("0000", "0001")}
+    assert ups["dedup B shard 0001"] == {"dedup_clusters B", "documents+language+minhash_signatures B shard 0001"}
+    assert ups["quality A shard 0001"] == {"quality_classifier", "documents+language+minhash_signatures A shard 0001"}
+    assert len(ups["quality_classifier"]) == 4
+    assert ups["rewrites A shard 0000"] == {"documents+language+minhash_signatures A shard 0000", "quality A shard 0000",
+                                            "dedup A shard 0000"}
+    mixtures = [label for label in ups if label.startswith("mixture")]
+    assert mixtures and max(index[m] for m in mixtures) == len(items) - 1
+    for m in mixtures:
+        assert {u for u in ups[m] if " B " in u} == {f"{a} B shard {s}" for a in ("quality", "dedup", "rewrites")
+                                                     for s in ("0000", "0001")}
+    assert all(i > d for i in range(len(items)) for d in upstream[i])  # topological
+    skipped = build_plan(defs, ["A"], ["0000"], skip_groups={"mixing"})[0]
+    assert not any(a.startswith(("mixture", "corpora")) for it in skipped for a in it.assets)
