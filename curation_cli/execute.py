@@ -31,8 +31,23 @@ class Outcome:
     materializations: dict = dataclasses.field(default_factory=dict)  # asset -> [metadata values we report]
 
 
-def init_worker(settings, overrides: dict, home: str, tags: dict, log_level: str = "CRITICAL") -> None:
+def _die_with_parent() -> None:
+    """A pool worker gets SIGKILL when the command dies (Linux): no orphan keeps running a partition that the
+    next command will have marked failed."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def init_worker(settings, overrides: dict, home: str, tags: dict, log_level: str = "CRITICAL",
+                pool_worker: bool = False) -> None:
     """Load the settings, the definitions and the instance once per worker process."""
+    if pool_worker:
+        _die_with_parent()
     warnings.filterwarnings("ignore")  # Dagster's beta/preview notices would break the progress display
     from curation_assets import settings as settings_module
 
@@ -107,7 +122,7 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
         pool = _Inline()
     else:  # spawn: a worker never inherits the parent's Dagster threads or SQLite connections
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_worker, initargs=init_args)
+                                   initializer=init_worker, initargs=(*init_args, True))
     outcomes: dict[int, Outcome] = {}
     running: dict[Future, int] = {}
     waiting = list(range(len(items)))
