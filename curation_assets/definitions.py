@@ -1,7 +1,9 @@
-"""The Dagster definitions: assets, jobs, sensor, schedule and resources (``dagster dev -w workspace.yaml``)."""
+"""The Dagster definitions: assets, jobs, sensor, schedule and resources (``dagster dev -w workspace.yaml``).
 
+``defs`` is built from the environment's settings; ``build_definitions(settings, resources)`` builds them for
+explicit settings (the ``curation`` CLI installs its settings with ``settings.use()`` before importing this).
+"""
 
-import os
 
 import dagster as dg
 
@@ -12,7 +14,8 @@ from curation_assets.mixing import corpora, mixture
 from curation_assets.quality import quality, quality_classifier
 from curation_assets.language import language
 from curation_assets.rewrite import rewrites
-from curation_assets.settings import crawl_root, output_base, rewrite_max_chars, rewrite_max_documents
+from curation_assets import settings as _settings
+from curation_assets.partitions import SHARDS
 from curation_assets.sources import warc_files
 from resources import CrawlSourceResource, DedupResource, LanguageIdResource, QualityResource, RewriteResource, \
     StorageResource, s3_credentials
@@ -56,9 +59,9 @@ def _dask_job_def():
     )
 
 
-def _dask_jobs() -> list:
+def _dask_jobs(settings: _settings.Settings) -> list:
     """The Dask job in the UI when CURATION_DASK=1 (a deployment that runs a Dask cluster sets it)."""
-    return [_dask_job_def()] if os.environ.get("CURATION_DASK", "").lower() in ("1", "true", "yes") else []
+    return [_dask_job_def()] if settings.dask else []
 
 
 def dask_shard_job():
@@ -81,23 +84,37 @@ ASSETS = [warc_files, documents, language, minhash_signatures, dedup_clusters, d
           rewrites, corpora, mixture]
 
 
-def resources() -> dict:
+def resources(settings: _settings.Settings | None = None, overrides: dict | None = None) -> dict:
+    """The resources for ``settings``; ``overrides`` maps a resource name to field values (the CLI's flags)."""
+    s, o = settings or _settings.current(), overrides or {}
     return {
-        "crawl": CrawlSourceResource(root=crawl_root(), **s3_credentials()),
-        "storage": StorageResource(base=output_base(), **s3_credentials()),
-        "langid": LanguageIdResource(),
-        "dedup_settings": DedupResource(),
-        "quality_settings": QualityResource(),
-        "rewrite_settings": RewriteResource(max_documents_per_shard=rewrite_max_documents(),
-                                            max_source_chars=rewrite_max_chars()),
+        "crawl": CrawlSourceResource(root=s.crawl_root, **{**s3_credentials(), **o.get("crawl", {})}),
+        "storage": StorageResource(base=s.output, **{**s3_credentials(), **o.get("storage", {})}),
+        "langid": LanguageIdResource(**o.get("langid", {})),
+        "dedup_settings": DedupResource(**o.get("dedup_settings", {})),
+        "quality_settings": QualityResource(**o.get("quality_settings", {})),
+        "rewrite_settings": RewriteResource(**{"max_documents_per_shard": s.rewrite_max_documents,
+                                               "max_source_chars": s.rewrite_max_chars,
+                                               **o.get("rewrite_settings", {})}),
     }
 
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    jobs=[curate_shards, *_dask_jobs(), cluster_snapshot, train_quality_classifier, label_shards, rewrite_shards,
-          build_mixture, observe_warc_files],
-    sensors=[crawl_sensor],
-    schedules=[snapshot_schedule],
-    resources=resources(),
-)
+def build_definitions(settings: _settings.Settings | None = None, overrides: dict | None = None) -> dg.Definitions:
+    """The definitions for ``settings`` (default: the environment's). The shard count is fixed when the
+    partitions are imported, so ``settings`` must carry the same count as ``settings.current()``."""
+    s = settings or _settings.current()
+    if len(SHARDS.get_partition_keys()) != s.num_shards:
+        raise _settings.SettingsError(
+            f"the partitions were built for {len(SHARDS.get_partition_keys())} shards, not {s.num_shards}: "
+            "call curation_assets.settings.use() before importing curation_assets")
+    return dg.Definitions(
+        assets=ASSETS,
+        jobs=[curate_shards, *_dask_jobs(s), cluster_snapshot, train_quality_classifier, label_shards,
+              rewrite_shards, build_mixture, observe_warc_files],
+        sensors=[crawl_sensor],
+        schedules=[snapshot_schedule],
+        resources=resources(s, overrides),
+    )
+
+
+defs = build_definitions()

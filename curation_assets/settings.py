@@ -1,55 +1,113 @@
-"""Deployment settings read from the environment when the definitions load.
+"""Deployment settings, read from the environment in one place.
 
-The shard count shapes the partitions definition, so it is fixed per deployment (changing it
-re-shards every snapshot); everything else can also be set per run in the launchpad.
+``Settings.from_env()`` reads every ``CURATION_*`` variable once and checks it (a bad value is a one-line
+``SettingsError`` naming the variable). ``current()`` is what the definitions use; a front end such as the
+``curation`` CLI builds its own ``Settings`` and installs it with ``use()`` before the definitions are
+imported, instead of writing ``os.environ``.
+
+The shard count shapes the partitions definition, so it is fixed per deployment (changing it re-shards every
+snapshot) and must be chosen before ``curation_assets.partitions`` is imported; everything else can also be set
+per run in the launchpad.
 """
 
-
+import dataclasses
 import os
 from pathlib import Path
+from typing import Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CRAWL = PROJECT_ROOT / "sample_crawl"
+MAX_SHARDS = 10_000
 
 
-def num_shards() -> int:
-    raw = os.environ.get("CURATION_NUM_SHARDS", "4")
+class SettingsError(ValueError):
+    """A setting with a value that cannot be used (the message is one line)."""
+
+
+def _limit(env: Mapping[str, str], name: str, default: str, minimum: int) -> int | None:
+    raw = env.get(name, default).strip().lower()
+    if raw in ("all", "none", ""):
+        return None
     try:
         n = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"CURATION_NUM_SHARDS must be an integer, got {raw!r}") from exc
-    if not 1 <= n <= 10_000:
-        raise ValueError(f"CURATION_NUM_SHARDS must lie in 1..10000, got {n}")
+    except ValueError:
+        raise SettingsError(f"{name} must be a number or 'none', got {raw!r}") from None
+    if n < minimum:
+        raise SettingsError(f"{name} must be >= {minimum} (or 'none'), got {n}")
     return n
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    crawl_root: str = str(SAMPLE_CRAWL)
+    output: str = str(Path.cwd() / "curation_output")
+    num_shards: int = 4
+    # documents rewritten per shard at most (None: all). 1 suits the bundled sample on a CPU; a deployment with
+    # GPUs or an inference server sets CURATION_REWRITE_MAX_DOCS=all
+    rewrite_max_documents: int | None = 1
+    # documents longer than this are not rewritten (None: no limit); 1500 is one chunk on the CPU default
+    rewrite_max_chars: int | None = 1500
+    dask: bool = False  # offer the curate_shards_dask job in the UI (a deployment running a Dask cluster)
+
+    def __post_init__(self):
+        if not isinstance(self.num_shards, int) or not 1 <= self.num_shards <= MAX_SHARDS:
+            raise SettingsError(f"the shard count must lie in 1..{MAX_SHARDS}, got {self.num_shards!r}")
+        if not self.crawl_root or not self.output:
+            raise SettingsError("the crawl root and the output base must not be empty")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        raw = env.get("CURATION_NUM_SHARDS", "4").strip()
+        try:
+            shards = int(raw)
+        except ValueError:
+            raise SettingsError(f"CURATION_NUM_SHARDS must be an integer, got {raw!r}") from None
+        if not 1 <= shards <= MAX_SHARDS:
+            raise SettingsError(f"CURATION_NUM_SHARDS must lie in 1..{MAX_SHARDS}, got {shards}")
+        return cls(
+            crawl_root=env.get("CURATION_CRAWL_ROOT") or str(SAMPLE_CRAWL),
+            output=env.get("CURATION_OUTPUT") or str(Path.cwd() / "curation_output"),
+            num_shards=shards,
+            rewrite_max_documents=_limit(env, "CURATION_REWRITE_MAX_DOCS", "1", 0),
+            rewrite_max_chars=_limit(env, "CURATION_REWRITE_MAX_CHARS", "1500", 1),
+            dask=env.get("CURATION_DASK", "").strip().lower() in ("1", "true", "yes"),
+        )
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings in force: those given to ``use()``, else the environment's (read once)."""
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def use(settings: Settings) -> None:
+    """Install ``settings`` for this process (call it before ``curation_assets.definitions`` is imported)."""
+    global _current
+    _current = settings
+
+
+# accessors the assets, sensors and resources use
+def num_shards() -> int:
+    return current().num_shards
+
+
 def crawl_root() -> str:
-    return os.environ.get("CURATION_CRAWL_ROOT", str(SAMPLE_CRAWL))
+    return current().crawl_root
 
 
 def output_base() -> str:
-    return os.environ.get("CURATION_OUTPUT", str(Path.cwd() / "curation_output"))
+    return current().output
 
 
 def rewrite_max_documents() -> int | None:
-    """Documents rewritten per shard at most ($CURATION_REWRITE_MAX_DOCS: a number, or ``all``). The default, 1,
-    suits the bundled sample on a CPU; a deployment with GPUs or an inference server sets ``all``."""
-    raw = os.environ.get("CURATION_REWRITE_MAX_DOCS", "1").strip().lower()
-    if raw in ("all", "none", ""):
-        return None
-    try:
-        return max(0, int(raw))
-    except ValueError as exc:
-        raise ValueError(f"CURATION_REWRITE_MAX_DOCS must be a number or 'all', got {raw!r}") from exc
+    return current().rewrite_max_documents
 
 
 def rewrite_max_chars() -> int | None:
-    """Documents longer than this are not rewritten ($CURATION_REWRITE_MAX_CHARS, default 1500: one chunk on the
-    CPU default; ``none`` for no limit)."""
-    raw = os.environ.get("CURATION_REWRITE_MAX_CHARS", "1500").strip().lower()
-    if raw in ("all", "none", ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"CURATION_REWRITE_MAX_CHARS must be a number or 'none', got {raw!r}") from exc
+    return current().rewrite_max_chars

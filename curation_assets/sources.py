@@ -20,8 +20,11 @@ from resources import CrawlSourceResource
 )
 def warc_files(context, crawl: CrawlSourceResource) -> dg.DataVersionsByPartition:
     source = crawl.source()
-    versions = {}
+    versions, listed = {}, set(source.list_snapshots())
     for snapshot in context.instance.get_dynamic_partitions(SNAPSHOTS.name):
+        if snapshot not in listed:  # registered by a run against another crawl root: nothing to observe here
+            context.log.warning(f"snapshot {snapshot} is registered but not under {crawl.root}; not observed")
+            continue
         for shard, files in source.files_by_shard(snapshot, num_shards()).items():
             versions[partition_key(snapshot, shard)] = dg.DataVersion(fingerprint(files))
     return dg.DataVersionsByPartition(versions)

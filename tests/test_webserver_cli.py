@@ -49,10 +49,10 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
 
 
 def test_cli_runs_every_partition_and_resumes_without_recomputing(small_crawl, tmp_path):
-    exe = Path(sys.executable).with_name("curation")
-    args = [str(exe), "run", "--crawl-root", str(small_crawl), "--output", str(tmp_path / "out"),
+    args = [sys.executable, "-m", "curation_cli", "run", "--crawl-root", str(small_crawl), "--output", str(tmp_path / "out"),
             "--dagster-home", str(tmp_path / "home"), "--rewrite-max-chars", "3000"]
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     first = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "shards recomputed: 8, up to date: 0" in first.stdout

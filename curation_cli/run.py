@@ -1,0 +1,129 @@
+"""``curation run``: materialise the whole asset graph for every snapshot x shard of a crawl, with a local Dagster
+instance, on ``--workers`` processes.
+
+Each item (assets of one topological level x one partition) runs as a real Dagster run recorded in the instance
+(SQLite under the Dagster home), so ``dagster dev`` afterwards shows the runs, the metadata and the lineage.
+Finished shards whose inputs did not change are not recomputed, so a killed run resumes where it stopped.
+"""
+
+import sys
+import time
+from collections import Counter
+
+HELP = "materialise every asset, from WARC files to the training mixture, for every snapshot x shard"
+
+
+def register(subparsers) -> None:
+    from curation_cli.options import add_run_arguments
+
+    add_run_arguments(subparsers.add_parser("run", help=HELP, description=__doc__))
+
+
+def _snapshots(source, wanted: str | None) -> list[str]:
+    from curation_cli.errors import CliError
+
+    try:
+        snapshots = source.list_snapshots()
+    except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        raise CliError(str(exc)) from exc
+    if wanted:
+        names = [w.strip() for w in wanted.split(",") if w.strip()]
+        missing = sorted(set(names) - set(snapshots))
+        if missing:
+            raise CliError(f"snapshots not found under {source.root}: {', '.join(missing)}")
+        snapshots = [s for s in snapshots if s in names]
+    if not snapshots:
+        raise CliError(f"no snapshot under {source.root}/crawl-data")
+    return snapshots
+
+
+def run(args) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore")  # Dagster's beta/preview notices would break the progress display
+    from rich.console import Console
+
+    from curation_assets import settings as settings_module
+    from curation_cli import instance as inst
+    from curation_cli.errors import CliError
+    from curation_cli.options import mixture_config, settings_from_args
+
+    try:
+        settings, overrides, home = settings_from_args(args)
+    except settings_module.SettingsError as exc:
+        raise CliError(str(exc)) from exc
+    settings_module.use(settings)  # before the definitions are imported: the shard count shapes the partitions
+    console = Console(width=None if sys.stdout.isatty() else 110)
+    err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+    from curation_assets.definitions import build_definitions
+    from curation_assets.partitions import SHARDS, SNAPSHOTS
+    from curation_cli import execute
+    from curation_cli.plan import build_plan, observable_sources
+    from curation_cli.summary import print_summary
+
+    defs = build_definitions(settings, overrides)
+    snapshots = _snapshots(defs.resources["crawl"].source(), args.snapshots)
+    lock = inst.lock_home(home)  # held (open) until this process exits
+    instance = inst.open_instance(home)
+    for run_id in inst.fail_orphaned_runs(instance):
+        err.print(f"[yellow]warning: run {run_id} of a killed `curation run` was left STARTED; marked failed")
+    removed = inst.remove_stale_temporaries(instance, settings.output)
+    if removed:
+        err.print(f"[yellow]warning: removed {removed} temporary files of interrupted writes under {settings.output}")
+    known = instance.get_dynamic_partitions(SNAPSHOTS.name)
+    stale = sorted(set(known) - set(defs.resources["crawl"].source().list_snapshots()))
+    if stale:
+        err.print(f"[yellow]warning: the instance {home} also knows snapshots not under {settings.crawl_root}: "
+                  f"{', '.join(stale)}; skipped (a run against another crawl root registered them)", soft_wrap=True)
+    new = [s for s in snapshots if s not in known]
+    if new:
+        instance.add_dynamic_partitions(SNAPSHOTS.name, new)
+    shards = SHARDS.get_partition_keys()
+    console.print(f"crawl root  {settings.crawl_root}\noutput      {settings.output}\ndagster     {home}\n"
+                  f"snapshots   {', '.join(snapshots)} x {len(shards)} shards; {args.workers} workers")
+    tags = inst.run_tags()
+    log_level = "ERROR" if getattr(args, "debug", False) else "CRITICAL"
+    obs = observable_sources(defs)
+    if obs:
+        execute.observe(defs, instance, obs, tags, log_level)
+    items, upstream = build_plan(defs, snapshots, shards, skip_groups={"mixing"} if args.no_mixture else set())
+    counts = Counter()
+    t0 = time.perf_counter()
+    outcomes = _run_with_progress(console, items, upstream, args.workers,
+                                  (settings, overrides, str(home), tags, log_level), mixture_config(args), counts)
+    print_summary(console, defs.resources["storage"].store(), snapshots, shards, time.perf_counter() - t0, counts,
+                  outcomes)
+    lock.close()
+    return 1 if any(o.status != "done" for o in outcomes) else 0
+
+
+def _count(outcome, counts: Counter) -> None:
+    for meta in outcome.materializations.get("documents", []):
+        counts["recomputed" if meta.get("recomputed") else "up to date"] += 1
+    for meta in outcome.materializations.get("dedup", []):
+        counts["labels rewritten" if meta.get("recomputed") else "labels unchanged"] += 1
+    for meta in outcome.materializations.get("rewrites", []):
+        if meta.get("recomputed"):
+            counts["chunks generated"] += int(meta.get("chunks_generated", 0))
+
+
+def _run_with_progress(console, items, upstream, workers, init_args, op_config, counts):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from curation_cli import execute
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("partitions", total=len(items))
+
+        def on_start(item):
+            progress.update(task, description=f"{item.label:<48.48}")
+
+        def on_done(outcome):
+            _count(outcome, counts)
+            progress.advance(task)
+
+        return execute.execute(items, upstream, workers, init_args, op_config, on_start, on_done)

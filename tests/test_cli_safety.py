@@ -1,0 +1,165 @@
+"""`curation run` on bad input and shared state: one-line errors, a failed shard that fails only its own snapshot,
+two commands on one fresh instance, a command killed with SIGKILL, and an instance that knows snapshots of another
+crawl root. Tiny crawls (one file per snapshot, one shard, no rewriting, no mixture) keep this quick."""
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, sample_file, write_crawl
+
+SMALL = {"CC-MAIN-2024-22": "jwarc-commoncrawl.org.warc.gz", "CC-MAIN-2020-34": "cc-main-2020-34.part-a.warc.gz"}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "curation_cli", *args]
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME",) and not k.startswith("CURATION_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _tiny(root: Path, snapshots: dict[str, str]) -> Path:
+    for snap, name in snapshots.items():
+        source = next(sample_file(s, name) for s in SMALL if sample_file(s, name).exists())
+        write_crawl(root, snap, {name: source.read_bytes()})
+    return root
+
+
+def _run(tmp_path, crawl, home, out, *extra, popen=False):
+    args = _cli("run", "--crawl-root", str(crawl), "--output", str(out), "--dagster-home", str(home), "--shards", "1",
+                "--no-rewrite", "--no-mixture", "--workers", "1", *extra)
+    if popen:
+        return subprocess.Popen(args, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    return subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+
+
+def _lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip()]
+
+
+def test_errors_and_bad_flags_are_one_line(tmp_path):
+    for flags, expected in [(["--crawl-root", "/nonexistent"], "crawl root '/nonexistent' has no crawl-data/ folder"),
+                            (["--shards", "0"], "--shards: must be >= 1, got 0"),
+                            (["--workers", "0"], "--workers: must be >= 1, got 0"),
+                            (["--rewrite-docs", "-1"], "--rewrite-docs: must be >= 0, got -1")]:
+        p = subprocess.run(_cli("run", "--dagster-home", str(tmp_path / "h"), *flags), cwd=tmp_path, env=_env(),
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 2 and len(_lines(p.stderr)) == 1 and expected in p.stderr, (flags, p.stderr)
+    env = {**_env(), "CURATION_NUM_SHARDS": "many"}
+    p = subprocess.run(_cli("run"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and _lines(p.stderr) == ["curation run: error: CURATION_NUM_SHARDS must be an integer, "
+                                                       "got 'many'"]
+    p = subprocess.run(_cli("run", "--crawl-root", "/nonexistent", "--debug"), cwd=tmp_path, env=_env(),
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0 and "Traceback" in p.stderr and "FileNotFoundError" in p.stderr
+    assert not (tmp_path / "h").exists()  # nothing was created for a command that could not start
+
+
+def test_root_cause_is_one_line_never_the_retry_wrapper():
+    from dagster._utils.error import SerializableErrorInfo
+
+    from curation_cli.errors import error_info_line
+
+    cause = SerializableErrorInfo("PermissionError: [Errno 13] Permission denied: '/out/documents/x.parquet'\n",
+                                  [], "PermissionError")
+    wrapper = SerializableErrorInfo("Exceeded max_retries of 2\n", [], "RetryRequested", cause=cause)
+    assert error_info_line(wrapper) == "PermissionError: [Errno 13] Permission denied: '/out/documents/x.parquet'"
+    failure = SerializableErrorInfo("dagster._core.definitions.events.Failure: input file listed but missing: /a\n"
+                                    "more\n", [], "Failure")
+    assert error_info_line(failure) == "input file listed but missing: /a more"
+
+
+def test_a_failed_shard_fails_only_its_snapshot(tmp_path):
+    crawl = _tiny(tmp_path / "crawl", SMALL)
+    listing = tmp_path / "crawl/crawl-data/CC-MAIN-2024-22/warc.paths.gz"
+    paths = gzip.decompress(listing.read_bytes()).decode() + "crawl-data/CC-MAIN-2024-22/segments/s/warc/gone.warc.gz\n"
+    listing.write_bytes(gzip.compress(paths.encode()))
+    p = _run(tmp_path, crawl, tmp_path / "home", tmp_path / "out", "--workers", "2")
+    assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-2000:]
+    failed = [ln for ln in p.stdout.splitlines() if ln.startswith("FAILED")]
+    assert failed == ["FAILED documents+language+minhash_signatures CC-MAIN-2024-22 shard 0000: InputFileError: input "
+                      f"file listed but missing: {crawl}/crawl-data/CC-MAIN-2024-22/segments/s/warc/gone.warc.gz"]
+    assert "Exceeded max_retries" not in p.stdout + p.stderr and "Traceback" not in p.stdout + p.stderr
+    assert "not run, downstream of a failure: 4 partitions" in p.stdout
+    # the other snapshot went all the way, its notes in the summary; the classifier trained on what existed
+    assert (tmp_path / "out/dedup/CC-MAIN-2020-34/0000.parquet").exists()
+    assert (tmp_path / "out/quality/CC-MAIN-2020-34/0000.parquet").exists()
+    assert not (tmp_path / "out/dedup/CC-MAIN-2024-22").exists()
+    assert "notes       charset_lossy 1" in p.stdout
+
+
+def test_concurrent_runs_killed_runs_and_stale_snapshots(tmp_path):
+    import dagster as dg
+
+    home = tmp_path / "home"
+    other = _tiny(tmp_path / "other", {"CC-MAIN-2099-01": SMALL["CC-MAIN-2020-34"]})
+    # two commands at once on a fresh instance: one runs, the other refuses in one line (or both finish)
+    procs = [_run(tmp_path, other, home, tmp_path / "out-other", popen=True) for _ in range(2)]
+    results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    codes = sorted(rc for rc, _, _ in results)
+    assert codes in ([0, 0], [0, 2]), [(rc, out[-1500:], err[-1500:]) for rc, out, err in results]
+    if codes == [0, 2]:
+        refused = next(err for rc, _, err in results if rc == 2)
+        assert len(_lines(refused)) == 1 and "is in use by another `curation run`" in refused, refused
+    runs = dg.DagsterInstance.from_config(str(home)).get_runs()
+    assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+
+    # the same instance, another crawl root: killed with SIGKILL while a run is STARTED
+    crawl = _tiny(tmp_path / "crawl", {"CC-MAIN-2024-22": SMALL["CC-MAIN-2024-22"]})
+    proc = _run(tmp_path, crawl, home, tmp_path / "out", popen=True)
+    started = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={"curation/pid": str(proc.pid)})
+    deadline = time.monotonic() + 300
+    while not dg.DagsterInstance.from_config(str(home)).get_runs(filters=started):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    killed = dg.DagsterInstance.from_config(str(home)).get_runs(filters=started)
+    assert killed
+    tmp = tmp_path / "out/documents/CC-MAIN-2024-22/0000.parquet.tmp-0123abcd"  # a write the kill cut short
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_bytes(b"PAR1 half a file")
+
+    p = _run(tmp_path, crawl, home, tmp_path / "out")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert f"run {killed[0].run_id} of a killed `curation run` was left STARTED; marked failed" in p.stderr
+    assert "removed 1 temporary files of interrupted writes" in p.stderr and not tmp.exists()
+    assert "also knows snapshots not under" in p.stderr and "CC-MAIN-2099-01; skipped" in p.stderr
+    assert "shards recomputed: 1" in p.stdout or "up to date: 1" in p.stdout
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert instance.get_run_by_id(killed[0].run_id).status == dg.DagsterRunStatus.FAILURE
+    assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    assert set(instance.get_dynamic_partitions("snapshots")) == {"CC-MAIN-2099-01", "CC-MAIN-2024-22"}
+
+
+def test_the_plan_follows_the_asset_graph():
+    from curation_assets.definitions import defs
+    from curation_cli.plan import build_plan
+
+    items, upstream = build_plan(defs, ["A", "B"], ["0000", "0001"])
+    index = {it.label: i for i, it in enumerate(items)}
+    ups = {it.label: {items[d].label for d in upstream[i]} for i, it in enumerate(items)}
+    # a shard's chain is one run; every shard of the level before anything that reads it
+    assert ups["documents+language+minhash_signatures A shard 0000"] == set()
+    assert ups["dedup_clusters A"] == {f"documents+language+minhash_signatures A shard {s}" for s in ("0000", "0001")}
+    assert ups["dedup B shard 0001"] == {"dedup_clusters B", "documents+language+minhash_signatures B shard 0001"}
+    assert ups["quality A shard 0001"] == {"quality_classifier", "documents+language+minhash_signatures A shard 0001"}
+    assert len(ups["quality_classifier"]) == 4
+    assert ups["rewrites A shard 0000"] == {"documents+language+minhash_signatures A shard 0000", "quality A shard 0000",
+                                            "dedup A shard 0000"}
+    mixtures = [label for label in ups if label.startswith("mixture")]
+    assert mixtures and max(index[m] for m in mixtures) == len(items) - 1
+    for m in mixtures:
+        assert {u for u in ups[m] if " B " in u} == {f"{a} B shard {s}" for a in ("quality", "dedup", "rewrites")
+                                                     for s in ("0000", "0001")}
+    assert all(i > d for i in range(len(items)) for d in upstream[i])  # topological
+    skipped = build_plan(defs, ["A"], ["0000"], skip_groups={"mixing"})[0]
+    assert not any(a.startswith(("mixture", "corpora")) for it in skipped for a in it.assets)
