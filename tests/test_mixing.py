@@ -7,8 +7,8 @@ import json
 import polars as pl
 import pytest
 
-from curation.mixing import (MixtureConfig, count_tokens, data_card, group_key, load_tokenizer, manifest, sample,
-                             write_shards)
+from curation.mixbuild import sample
+from curation.mixing import MixtureConfig, count_tokens, group_key, load_tokenizer
 from tests.conftest import DATA, ROOT
 
 
