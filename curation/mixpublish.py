@@ -2,7 +2,7 @@
 
 Layout under ``<output>/mixtures/<name>/``::
 
-    v20261202T104500-1a2b3c4d/part-<unit>-<k>.parquet   one version: its parts, manifest.json, DATA_CARD.md, charts
+    v20261202T104500123456-1a2b3c4d-9f8e7d/part-<unit>-<k>.parquet   one version: its parts, manifest.json, DATA_CARD.md, charts
     manifest.json                                        the pointer: the current version's manifest (written last)
     CURRENT                                              the current version's folder name (for shells)
 
@@ -117,9 +117,14 @@ def manifest(results, config, parts: list[dict], extra: dict) -> dict:
 
 
 def new_version(fingerprint: str) -> str:
+    """A new version folder's name: UTC time to the microsecond (versions sort by age), the fingerprint's start and
+    a random tag (two builders never share a folder)."""
     import time
+    import uuid
 
-    return f"v{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{fingerprint[:8]}"
+    now = time.time()
+    return (f"v{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}{int(now * 1e6) % 1_000_000:06d}-"
+            f"{fingerprint[:8]}-{uuid.uuid4().hex[:6]}")
 
 
 def finalize(config, plans: dict, outputs: list[dict], report, extra: dict) -> tuple[dict, dict]:
