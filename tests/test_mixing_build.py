@@ -3,6 +3,7 @@
 The store is built here from real web text (tests/data) and Wikipedia abstracts, with real token counts; the
 labels (language, dedup, quality) are assigned per document so that every keep rule removes something."""
 
+import functools
 import gzip
 import json
 
@@ -19,6 +20,14 @@ from tests.conftest import DATA, ROOT
 SNAP = "CC-MAIN-2019-30"
 
 
+@functools.lru_cache(maxsize=1)
+def _counted() -> tuple[list[str], list[int]]:
+    from curation.mixing import count_tokens, load_tokenizer
+
+    texts = _texts()
+    return texts, count_tokens(texts, load_tokenizer(None)).tolist()
+
+
 def _texts() -> list[str]:
     with gzip.open(DATA / "cc-main-2019-30-docs.jsonl.gz", "rt") as fh:
         web = [json.loads(line)["text"] for line in fh]
@@ -26,11 +35,11 @@ def _texts() -> list[str]:
     return [t for t in web + wiki if t.strip()]
 
 
-def make_store(base, n_shards: int, texts=None) -> ShardStore:
+def make_store(base, n_shards: int) -> ShardStore:
     """Every text as a document of one snapshot, spread over ``n_shards`` shards by its index."""
-    from curation_assets.tokens import tokens_table
+    from curation_assets.tokens import SCHEMA
 
-    texts = texts or _texts()
+    texts, counts = _counted()
     store = ShardStore(str(base))
     for k in range(n_shards):
         idx = [i for i in range(len(texts)) if i % n_shards == k]
@@ -42,7 +51,7 @@ def make_store(base, n_shards: int, texts=None) -> ShardStore:
                            "language_score": [0.5 if i % 9 == 0 else 0.9 for i in idx]})
         write("dedup", {"id": ids, "keep": [i % 10 != 3 for i in idx], "cluster_size": [1 + (i % 7 == 0) * 5 for i in idx]})
         write("quality", {"id": ids, "quality_pass": [i % 8 != 5 for i in idx], "quality_bucket": [i % 10 for i in idx]})
-        table = tokens_table(ids, t)
+        table = pa.table({"id": ids, "tokens": [counts[i] for i in idx]}, schema=SCHEMA)
         store.write("tokens", SNAP, f"{k:04d}", table, {"fingerprint": f"t{k}", "tokenizer": tokenizer_id(None)})
     return store
 
