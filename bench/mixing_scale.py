@@ -121,12 +121,14 @@ def run_old(base: Path, total_tokens: int) -> dict:
 
     import polars as pl
 
-    src = subprocess.run(["git", "-C", str(ROOT), "show", "5b3d1d3:curation/mixing.py"], capture_output=True,
+    git_dir = os.environ.get("MIXING_SCALE_GIT", str(ROOT))  # a checkout that has commit 5b3d1d3
+    src = subprocess.run(["git", "-C", git_dir, "show", "5b3d1d3:curation/mixing.py"], capture_output=True,
                          text=True, check=True).stdout
     path = Path(tempfile.mkdtemp()) / "old_mixing.py"
     path.write_text(src)
     spec = importlib.util.spec_from_file_location("old_mixing", path)
     old = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = old  # dataclasses look their module up
     spec.loader.exec_module(old)
     from curation.storage import ShardStore
 
@@ -161,6 +163,7 @@ def main(argv=None) -> int:
     ap.add_argument("--shards", type=int, default=64)
     ap.add_argument("--text", choices=("short", "real"), default="short")
     ap.add_argument("--old", action="store_true", help="also run commit 5b3d1d3's mixer on each store")
+    ap.add_argument("--only-old", action="store_true", help="run only commit 5b3d1d3's mixer")
     ap.add_argument("--token-fraction", type=float, default=0.3, help="the mixture's budget / the store's tokens")
     ap.add_argument("--work", help="where the stores go (default: a temporary folder; removed after each size)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "mixing_scale.json"))
@@ -183,7 +186,7 @@ def main(argv=None) -> int:
         print(f"store of {n:,} documents in {args.shards} shards ({args.text} text): "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
         total = int(n * 600 * 1.65 * args.token_fraction)  # log-normal mean: 600 * e^0.5
-        for impl in (["new", "old"] if args.old else ["new"]):
+        for impl in (["old"] if args.only_old else ["new", "old"] if args.old else ["new"]):
             cmd = [sys.executable, __file__, "--child", "--impl", impl, "--store", str(base), "--total-tokens",
                    str(total)]
             proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})

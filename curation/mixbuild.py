@@ -50,7 +50,7 @@ def candidates(store, config: MixtureConfig, unit: Unit, tid: str, report: Count
     else:
         corpus = next(c for c in config.corpora if c.name == unit.snapshot)
         df = corpus_candidates(store, corpus, config, tid, report)
-    df = with_groups(df, config, topics(df) if topics else None)
+    df = with_groups(df, config, topics(unit, df) if topics else None)
     df = df.filter(pl.col("group").is_in([g for g, w in config.weights.items() if w > 0]))
     u = draws(df["id"].to_list(), df["group"].to_list(), config.seed)
     copies = rehydration_copies(df["cluster_size"].fill_null(1).to_numpy(), config.rehydrate)
@@ -190,3 +190,56 @@ def write_unit(store, config: MixtureConfig, unit: Unit, version: str, plans: di
     out["quality_buckets"] = {str(k): v for k, v in chosen.filter(pl.col("quality_bucket").is_not_null())
                               .group_by("quality_bucket").len().iter_rows()}
     return out
+
+
+TOPIC_SAMPLE = 2_000  # documents the topic centroids are fitted on (chosen by id hash: the same for any sharding)
+
+
+def _unit_texts(store, unit: Unit, ids: list[str]) -> dict:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    asset, snap, shard = (CORPORA, unit.snapshot, "all") if unit.kind == "corpus" else ("documents", unit.snapshot,
+                                                                                        unit.shard)
+    t = store.read(asset, snap, shard, columns=["id", "text"], filters=pc.field("id").isin(pa.array(ids, pa.string())))
+    return dict(zip(t.column("id").to_pylist(), t.column("text").to_pylist()))
+
+
+def topic_model(store, config: MixtureConfig, units: list[Unit], tid: str):
+    """For ``group_by: topic`` (CLIMB): k-means centroids over all-MiniLM-L6-v2 embeddings of a sample of the kept
+    documents chosen by id hash (one narrow pass, then the sample's text), and a function giving each unit's
+    candidates their nearest topic (the unit's kept texts embedded, one unit at a time)."""
+    import heapq
+
+    import xxhash
+
+    from curation.mixing import kmeans
+    from curation.models import Embedder
+
+    heap = []  # the TOPIC_SAMPLE smallest id hashes: (−hash, id, unit)
+    for unit in units:
+        df = crawl_candidates(store, unit, config, tid, Counter()) if unit.kind == "crawl" else \
+            corpus_candidates(store, next(c for c in config.corpora if c.name == unit.snapshot), config, tid, Counter())
+        for i in df["id"].to_list():
+            h = xxhash.xxh3_64_intdigest(f"{config.seed}:topic:{i}".encode())
+            if len(heap) < TOPIC_SAMPLE:
+                heapq.heappush(heap, (-h, i, unit))
+            elif -heap[0][0] > h:
+                heapq.heapreplace(heap, (-h, i, unit))
+    by_unit: dict = {}
+    for _, i, unit in sorted(heap):
+        by_unit.setdefault(unit, []).append(i)
+    texts = [t for unit, ids in sorted(by_unit.items(), key=lambda kv: kv[0].key)
+             for t in _unit_texts(store, unit, sorted(ids)).values()]
+    embedder = Embedder()
+    _, centroids = kmeans(embedder.embed(texts).astype(np.float64), config.topics, config.seed) if texts else (0, None)
+
+    def topics(unit: Unit, df) -> list[str]:
+        if centroids is None or not df.height:
+            return [None] * df.height
+        found = _unit_texts(store, unit, df["id"].to_list())
+        x = embedder.embed([found.get(i, "") for i in df["id"].to_list()]).astype(np.float64)
+        d = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
+        return [f"topic-{int(t):02d}" for t in d.argmin(1)]
+
+    return topics

@@ -172,6 +172,10 @@ def build(store, config, units: list, fingerprint: str, tid: str, topics=None, w
     t0 = time.perf_counter()
     version = new_version(fingerprint)
     report, stats = Counter(), Statistics(config.weights, config.rehydrate)
+    if "topic" in config.group_by and topics is None:
+        from curation.mixbuild import topic_model
+
+        topics = topic_model(store, config, units, tid)
     for u in units:
         add_stats(stats, prepare(store, config, u, version, tid, report, topics))
     plans = make_plan(store, config, units, version, stats)

@@ -140,7 +140,7 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
     @dg.op(name=f"{stem}_plan", ins={a: dg.In(dg.Nothing) for a in reads},
            out={"plan": dg.Out(), "units": dg.DynamicOut()})
     def plan(context: dg.OpExecutionContext, config: MixtureRunConfig, storage: StorageResource):
-        from curation.mixbuild import add_stats, make_plan, prepare
+        from curation.mixbuild import add_stats, make_plan, prepare, topic_model
         from curation.mixing import tokenizer_id
         from curation.mixplan import Statistics
         from curation.mixpublish import new_version, published
@@ -159,8 +159,9 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
             return
         t0, version = time.perf_counter(), new_version(fp)
         report, stats = Counter(), Statistics(cfg.weights, cfg.rehydrate)
+        topics = topic_model(store, cfg, units, tid) if "topic" in cfg.group_by else None
         for u in units:
-            add_stats(stats, prepare(store, cfg, u, version, tid, report))
+            add_stats(stats, prepare(store, cfg, u, version, tid, report, topics))
         plans = make_plan(store, cfg, units, version, stats)
         context.log.info(f"mixture {cfg.name}: plan for {len(plans)} groups over {len(units)} units ({version})")
         yield dg.Output({"path": mpath, "up_to_date": False, "fingerprint": fp, "version": version, "tokenizer": tid,

@@ -163,3 +163,11 @@ def test_mixture_asset_validates_builds_and_shows_the_data_card(tmp_path):
     assert not bad.success
     failure = [e for e in bad.all_events if e.event_type_value == "STEP_FAILURE"][0]
     assert "weights.crawl/CC-MAIN-2099-01: snapshot CC-MAIN-2099-01 is not among" in str(failure.step_failure_data.error)
+
+
+def test_topic_groups_are_fitted_on_a_sample_and_assigned_per_shard(tmp_path):
+    store = make_store(tmp_path / "out", 2)
+    cfg = _config(group_by=["topic"], topics=2, weights={"topic-00": 0.5, "topic-01": 0.5}, rehydrate=None)
+    man = _build(store, cfg, 2)
+    assert {g["group"] for g in man["groups"]} == {"topic-00", "topic-01"}
+    assert all(g["documents_available"] > 0 and g["tokens"] > 0 for g in man["groups"])
