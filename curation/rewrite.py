@@ -18,6 +18,7 @@ from typing import Callable
 from curation.backends import (Backend, BackendError, Generation, GenerationParams, OpenAIBackend,  # noqa: F401
                                TransformersBackend)
 from curation.chunk_cache import ChunkCache, MemoryCache, StoreChunkCache, cache_key  # noqa: F401
+from curation import keep
 from curation.prompts import Prompt, clean_output
 
 
@@ -153,8 +154,8 @@ class Selection:
     max_bucket: int = 9
     keep_bucket: int = 0  # the mixture's min_quality_bucket: a document below it fails the quality decision
     languages: list[str] = field(default_factory=lambda: ["en"])
-    min_language_score: float = 0.65
-    dedup: bool = True  # only documents the dedup stage kept
+    min_language_score: float = keep.MIN_LANGUAGE_SCORE
+    dedup: bool = keep.DEDUP  # only documents the dedup stage kept
     min_words: int = 50
     max_chars: int | None = 20_000  # longer documents are left alone (cost); None: no limit
     exclude_reasons: list[str] = field(default_factory=list)  # heuristic failures not worth rewriting
@@ -168,22 +169,20 @@ class Selection:
 
 
 def select(df, sel: Selection):
-    """The rows of ``df`` (id, text, language, language_score, keep, quality_pass, quality_reason,
-    quality_bucket) to rewrite, best candidates first."""
+    """The rows of ``df`` to rewrite, best candidates first, decided from labels alone: id, language,
+    language_score (language table), keep (dedup), quality_pass, quality_reason, quality_bucket, words and chars
+    (quality table). The caller reads the text of the chosen rows only."""
     import polars as pl
 
     sel.validate()
+    rules = keep.KeepRules(languages=sel.languages, min_language_score=sel.min_language_score, dedup=sel.dedup)
     passes = pl.col("quality_pass").fill_null(False) & (pl.col("quality_bucket") >= sel.keep_bucket)
     cond = (~passes if sel.mode == "recover" else passes)
     cond = cond & pl.col("quality_bucket").is_between(sel.min_bucket, sel.max_bucket)
-    if sel.languages:
-        cond = cond & pl.col("language").is_in(sel.languages)
-    cond = cond & (pl.col("language_score") >= sel.min_language_score)
-    if sel.dedup:
-        cond = cond & pl.col("keep").fill_null(True)
-    cond = cond & (pl.col("text").str.count_matches(r"\S+") >= sel.min_words)
+    cond = cond & rules.condition(rules.language_rules() + rules.dedup_rules())
+    cond = cond & (pl.col("words") >= sel.min_words)
     if sel.max_chars:
-        cond = cond & (pl.col("text").str.len_chars() <= sel.max_chars)
+        cond = cond & (pl.col("chars") <= sel.max_chars)
     if sel.exclude_reasons:
         cond = cond & ~pl.col("quality_reason").fill_null("").is_in(sel.exclude_reasons)
     out = df.filter(cond.fill_null(False))

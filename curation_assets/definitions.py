@@ -10,20 +10,21 @@ import dagster as dg
 from curation_assets.annotations import quality_annotations
 from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.documents import documents
-from curation_assets.mixing import corpora, mixture
+from curation_assets.mixing import MIXTURE_ASSETS, corpora
 from curation_assets.quality import quality, quality_classifier
 from curation_assets.language import language
 from curation_assets.rewrite import rewrites
 from curation_assets import settings as _settings
 from curation_assets.partitions import SHARDS
 from curation_assets.sources import warc_files
+from curation_assets.tokens import tokens
 from resources import CrawlSourceResource, DedupResource, LanguageIdResource, QualityResource, RewriteResource, \
     StorageResource, s3_credentials
 from sensors import JOB_NAME, crawl_sensor, snapshot_schedule
 
 curate_shards = dg.define_asset_job(
-    JOB_NAME, selection=[documents, language, minhash_signatures],
-    description="Extraction, language ID and MinHash signatures for one snapshot x shard partition.",
+    JOB_NAME, selection=[documents, language, minhash_signatures, tokens],
+    description="Extraction, language ID, MinHash signatures and token counts for one snapshot x shard partition.",
 )
 cluster_snapshot = dg.define_asset_job(
     "cluster_snapshot", selection=[dedup_clusters],
@@ -71,7 +72,7 @@ def dask_shard_job():
 
 
 build_mixture = dg.define_asset_job(
-    "build_mixture", selection=[corpora, mixture],
+    "build_mixture", selection=[corpora, *MIXTURE_ASSETS],
     description="The training mixture from every stage's labels and the accepted rewrites (after label_shards "
                 "and rewrite_shards).",
 )
@@ -79,9 +80,8 @@ observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_f
                                          description="Record a data version (file-list fingerprint) per shard.")
 
 
-ASSETS = [warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_annotations,
-          quality_classifier, quality,
-          rewrites, corpora, mixture]
+ASSETS = [warc_files, documents, language, minhash_signatures, tokens, dedup_clusters, dedup, quality_annotations,
+          quality_classifier, quality, rewrites, corpora, *MIXTURE_ASSETS]
 
 
 def resources(settings: _settings.Settings | None = None, overrides: dict | None = None) -> dict:

@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from curation import schema
+from curation.keep import MIN_LANGUAGE_SCORE
 from curation.fingerprints import digest, file_identity
 from curation.langid import language_table
 from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
@@ -17,7 +18,7 @@ from resources import LanguageIdResource, StorageResource
 
 ASSET = "language"
 CODE_VERSION = "language-v1"
-FINEWEB_MIN_SCORE = 0.65  # shown in metadata only: the threshold is applied where documents are selected
+FINEWEB_MIN_SCORE = MIN_LANGUAGE_SCORE  # shown in metadata only: the threshold is applied where documents are selected
 
 
 @dg.asset(

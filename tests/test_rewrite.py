@@ -119,10 +119,10 @@ def test_rejection_rules_on_real_text(articles):
 # ------------------------------------------------------------------------------------------- selection
 
 def test_selection_takes_the_recoverable_band_in_kept_languages():
-    words = " ".join(["word"] * 60)
-    df = pl.DataFrame({
+    df = pl.DataFrame({  # labels only: selection never reads the text
         "id": [f"d{i}" for i in range(8)],
-        "text": [words] * 7 + ["too few words"],
+        "words": [60] * 7 + [3],
+        "chars": [299] * 7 + [13],
         "language": ["en", "en", "en", "de", "en", "en", "en", "en"],
         "language_score": [0.9, 0.9, 0.9, 0.9, 0.3, 0.9, 0.9, 0.9],
         "keep": [True, True, True, True, True, False, True, True],
@@ -137,6 +137,7 @@ def test_selection_takes_the_recoverable_band_in_kept_languages():
     assert select(df, Selection(mode="rephrase"))["id"].to_list() == ["d2"]
     assert set(select(df, Selection(languages=["en", "de"]))["id"]) == {"d0", "d3", "d6"}
     assert select(df, Selection(exclude_reasons=["char_dup_ratio"])).height == 0
+    assert select(df, Selection(max_chars=200)).height == 0  # the quality table's character count decides
     # a document passing the heuristics but below the mixture's keep bucket fails the decision: recoverable
     assert "d2" in select(df, Selection(keep_bucket=9))["id"].to_list()
     with pytest.raises(ValueError, match="mode"):

@@ -30,11 +30,11 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
         query = "{ assetNodes { assetKey { path } isPartitioned isObservable dependencyKeys { path } } }"
         nodes = requests.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]["assetNodes"]
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        assert set(by_key) == {"warc_files", "documents", "language", "minhash_signatures", "dedup_clusters", "dedup",
-                               "quality_annotations", "quality_classifier", "quality", "rewrites", "corpora",
-                               "mixture"}
+        assert set(by_key) == {"warc_files", "documents", "language", "minhash_signatures", "tokens", "dedup_clusters",
+                               "dedup", "quality_annotations", "quality_classifier", "quality", "rewrites", "corpora",
+                               "mixtures/demo"}
         assert all(n["isPartitioned"] for k, n in by_key.items()
-                   if k not in ("quality_annotations", "quality_classifier", "corpora", "mixture"))
+                   if k not in ("quality_annotations", "quality_classifier", "corpora", "mixtures/demo"))
         assert not by_key["quality_classifier"]["isPartitioned"] and by_key["warc_files"]["isObservable"]
         assert [d["path"] for d in by_key["language"]["dependencyKeys"]] == [["documents"]]
         assert [d["path"] for d in by_key["documents"]["dependencyKeys"]] == [["warc_files"]]
@@ -42,7 +42,8 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
         assert sorted(d["path"] for d in by_key["dedup"]["dependencyKeys"]) == [["dedup_clusters"], ["minhash_signatures"]]
         assert sorted(d["path"] for d in by_key["rewrites"]["dependencyKeys"]) == [
             ["dedup"], ["documents"], ["language"], ["quality"]]
-        assert ["rewrites"] in [d["path"] for d in by_key["mixture"]["dependencyKeys"]]
+        assert sorted(d["path"] for d in by_key["mixtures/demo"]["dependencyKeys"]) == [
+            ["corpora"], ["dedup"], ["documents"], ["language"], ["quality"], ["rewrites"], ["tokens"]]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -80,7 +81,7 @@ def test_cli_runs_every_partition_and_resumes_without_recomputing(small_crawl, t
     # the whole pipeline ends in the mixture: shards, manifest and data card; weights met within tolerance
     mix = tmp_path / "out/mixtures/demo"
     manifest = json.loads((mix / "manifest.json").read_text())
-    assert (mix / "DATA_CARD.md").exists() and list(mix.glob("part-*.parquet"))
+    assert (mix / manifest["version"] / "DATA_CARD.md").exists() and list(mix.glob(f"{manifest['version']}/part-*.parquet"))
     assert {g["group"] for g in manifest["groups"]} == {"crawl/CC-MAIN-2024-22", "crawl/CC-MAIN-2020-34", "wikipedia/-",
                                                         "rewrite/CC-MAIN-2024-22", "rewrite/CC-MAIN-2020-34"}
     assert manifest["stats"]["sources"]["rewrite"] == int(rw["accepted"].sum())

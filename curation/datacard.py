@@ -1,0 +1,67 @@
+"""The data card of a mixture: sources, what each keep rule removed, dedup rates, languages, quality buckets and
+the achieved mixture, as Markdown (shown in the Dagster UI as the materialisation's metadata) with SVG charts."""
+
+from __future__ import annotations
+
+
+def _bar_svg(counts: dict, title: str, width: int = 520) -> str:
+    """A small horizontal bar chart as inline SVG (no plotting dependency)."""
+    items = sorted(counts.items(), key=lambda kv: -kv[1])[:15]
+    if not items:
+        return ""
+    top = max(v for _, v in items) or 1
+    h = 22 * len(items) + 30
+    rows = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" font-family="sans-serif" '
+            f'font-size="12"><text x="4" y="16" font-weight="bold">{title}</text>']
+    for i, (k, v) in enumerate(items):
+        y = 28 + 22 * i
+        w = int((width - 200) * v / top)
+        rows.append(f'<text x="4" y="{y + 13}">{str(k)[:22]}</text><rect x="150" y="{y}" width="{w}" height="16" '
+                    f'fill="#4c78a8"/><text x="{155 + w}" y="{y + 13}">{v:,}</text>')
+    rows.append("</svg>")
+    return "".join(rows)
+
+
+def nowrap(name: str) -> str:
+    """A group name as a code span that does not wrap in a table cell: non-breaking hyphens, and word joiners after
+    slashes and dots (the name reads the same; copy the plain name from the manifest)."""
+    return "`" + str(name).replace("-", "\u2011").replace("/", "/\u2060").replace(".", ".\u2060") + "`"
+
+
+def data_card(man: dict, stats: dict) -> tuple[str, dict[str, str]]:
+    """A Markdown data card and its SVG charts: (Markdown, {file name: SVG text}) to publish beside it."""
+    charts = {"languages.svg": _bar_svg(stats.get("languages", {}), "documents per language (in the mixture)"),
+              "quality.svg": _bar_svg({f"bucket {k}": v for k, v in stats.get("quality_buckets", {}).items()},
+                                      "documents per quality bucket"),
+              "groups.svg": _bar_svg({g["group"]: g["tokens"] for g in man["groups"]}, "tokens per group")}
+    cfg = man["config"]
+    lines = [f"# Data card: mixture `{man['mixture']}`", "",
+             f"{man['total_tokens']:,} tokens (target {man['target_total_tokens']:,}) in {len(man['shards'])} "
+             f"shard(s), {sum(s['documents'] for s in man['shards']):,} documents (repeats included), "
+             f"tokenizer: {stats.get('tokenizer')}.", "", "## Sources", ""]
+    lines += [f"- {s}: {n:,} candidate documents" for s, n in sorted(stats.get("sources", {}).items())]
+    lines += ["", "## Filters applied and what each removed", "",
+              f"Keep rules: languages {cfg['languages'] or 'all'}, language score >= {cfg['min_language_score']}, "
+              f"dedup {'on' if cfg['dedup'] else 'off'}, heuristic quality pass "
+              f"{'required' if cfg['require_quality_pass'] else 'not required'}, quality bucket >= "
+              f"{cfg['min_quality_bucket']}.", "", "| rule | documents removed |", "|---|---:|"]
+    lines += [f"| {k} | {v:,} |" for k, v in stats.get("removed", {}).items()]
+    lines += ["", "## Deduplication per snapshot", "", "| snapshot | documents | removed as duplicates | rate |",
+              "|---|---:|---:|---:|"]
+    for s, d in sorted(stats.get("dedup", {}).items()):
+        lines.append(f"| {s} | {d['documents']:,} | {d['removed']:,} | {d['removed'] / max(1, d['documents']):.1%} |")
+    lines += ["", "## Languages and quality", "", "![languages](languages.svg)", "", "![quality](quality.svg)", "",
+              "## The mixture", "", "![groups](groups.svg)", "",
+              "| group | target weight | achieved weight | tokens | documents | repetition | shortfall (tokens) |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for g in man["groups"]:
+        lines.append(f"| {nowrap(g['group'])} | {g['target_weight']:.3f} | {g['achieved_weight']:.3f} | {g['tokens']:,} | "
+                     f"{g['documents']:,} | {g['repetition']:.2f} | {g['shortfall_tokens']:,} |")
+    lines += ["", f"Sampling: seed {cfg['seed']}, at most {cfg['max_repeats']} repetitions, tolerance "
+              f"{cfg['tolerance']:.0%}, rehydration {cfg['rehydrate'] or 'off'}.", ""]
+    lines += [f"Note: {n}" for n in stats.get("notes", [])]
+    lines += ["", "## Reading it", "", f"Version `{man.get('version')}`. The manifest lists the part files in a seeded "
+              "order; each part is already shuffled (by a seeded hash of id and repeat). Read the parts in the "
+              "manifest's order, or interleave a few at a time with a shuffle buffer.", ""]
+    md = "\n".join(lines)
+    return md, {"DATA_CARD.md": md, **{k: v for k, v in charts.items() if v}}
