@@ -39,7 +39,7 @@ class ExtractionRunConfig(dg.Config):
     group_name="curation",
     kinds={"parquet"},
     check_specs=check_specs(ASSET),
-    description="Main text of every HTTP 200 HTML response (Resiliparse by default), one row per document.",
+    description="Main text of every HTTP 200 HTML response (Resiliparse + boilerplate removal by default), one row per document.",
 )
 def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, crawl: CrawlSourceResource,
               storage: StorageResource) -> dg.MaterializeResult:
