@@ -119,7 +119,8 @@ def _scores(texts, article, snippets, readability, keep) -> dict:
     res["trafilatura_eval"] = {"precision": round(prec, 4), "recall": round(rec, 4),
                                "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
                                "accuracy": round((tp + tn) / max(tp + tn + fp + fn, 1), 4),
-                               "must_have_found": round(rec, 4), "must_not_have_kept_out": round(tn / max(tn + fp, 1), 4),
+                               "must_have_found": round(rec, 4),
+                               "must_not_have_kept_out": round(tn / max(tn + fp, 1), 4),
                                "pages": pages}
     r = [prf(t, tr) for t, (_, tr, h) in zip(texts[2], readability) if keep(h)]
     res["readability_silver"] = {"precision": _mean(r, 0), "recall": _mean(r, 1), "f1": _mean(r, 2), "pages": len(r)}
@@ -147,7 +148,8 @@ def routes() -> dict:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    from curation.boilerplate import SKIP_SELECTORS, blocks_from_minimal_html, classify_blocks, clean_minimal_html, render
+    from curation.boilerplate import (SKIP_SELECTORS, blocks_from_minimal_html, classify_blocks, clean_minimal_html,
+                                      render)
 
     def res(html, **kw):
         opts = dict(main_content=True, preserve_formatting=True, list_bullets=True, alt_texts=False, links=False,
@@ -158,8 +160,8 @@ def routes() -> dict:
     traf = Extractor(ExtractionConfig(extractor="trafilatura"))
 
     def cascade(html, threshold=0.17):  # threshold: the top tenth of the tuning half's pages by bad share
-        blocks = classify_blocks(blocks_from_minimal_html(res(
-            html, comments=False, preserve_formatting="minimal_html", list_bullets=False, links=True, skip_elements=skip)))
+        blocks = classify_blocks(blocks_from_minimal_html(res(html, comments=False, preserve_formatting="minimal_html",
+                                                              list_bullets=False, links=True, skip_elements=skip)))
         bad = sum(len(b.text) for b in blocks if b.cls == "bad")
         if bad > threshold * max(sum(len(b.text) for b in blocks), 1):
             return traf(html)
@@ -173,7 +175,7 @@ def routes() -> dict:
         "resiliparse comments=False + skip selectors": lambda h: res(h, comments=False, skip_elements=skip),
         "resiliparse comments=False + jusText blocks": lambda h: clean_minimal_html(
             res(h, comments=False, preserve_formatting="minimal_html", list_bullets=False, links=True)).strip(),
-        "resiliparse+clean, cascade to trafilatura above 17% dropped": cascade,
+        "resiliparse+clean + cascade to trafilatura above 17% dropped": cascade,
         "trafilatura": traf,
     }
 

@@ -2,7 +2,8 @@
 pipeline does it, in one run. Each variant runs in its own process; reported: pages/s of wall time,
 pages per CPU-second (= per core: every variant is single-threaded), and peak RSS.
 
-  ours           FastWARC -> charset decoding -> Resiliparse + boilerplate removal -> fastText lid.176 (+ lingua below 0.5)
+  ours           FastWARC -> charset decoding -> Resiliparse + boilerplate removal -> fastText lid.176
+                 (+ lingua below 0.5)
   ours-no-2nd    the same without the lingua second opinion
   ours-plain, ours-no-2nd-plain   the same with plain Resiliparse, the default extractor before issue 16
   fineweb-style  warcio -> trafilatura.extract(favor_precision=True, include_comments=False, deduplicate=True)

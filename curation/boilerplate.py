@@ -17,7 +17,9 @@ Two stages, both cheap next to the HTML parse:
    are kept when a good block follows within ``max_heading_distance`` chars. One change: link-dense blocks are
    dropped but do not count as bad neighbours ("Read more: <link>" inside an article must not pull the next
    sub-heading out). Plus C4's line rule (Raffel et al. 2020, ``c4_utils.clean_page``: drop lines with
-   "javascript" or a cookie/policy notice), here: blocks under 300 chars that say "javascript" or "cookie".
+   "javascript" or a cookie/policy notice), here: blocks under 300 chars that say "javascript" or "cookie";
+   and C4's terminal-punctuation rule as a hint: a short ``<p>`` of five or more words that ends like a
+   sentence is near-good, not short (an article's closing line stays when good text precedes it).
    Orphan headings ("Lesen Sie auch", "Related"), comment-form notices, menus and teaser stubs between bad
    blocks are dropped; short lines between good paragraphs are kept.
 
@@ -51,6 +53,7 @@ MAX_HEADING_DISTANCE = 200
 MAX_LINK_DENSITY = 0.3
 NOTICE_MAX_CHARS = 300
 _NOTICE = re.compile(r"javascript|cookie", re.I)
+_SENTENCE_END = (".", "!", "?", '"', "”", "“", "»", "«", "…")
 _TAG = re.compile(r"<(/?)(h[1-6]|p|ul|ol|li|pre|br|a)\b[^>]*>", re.I)
 
 
@@ -109,6 +112,8 @@ def _classify(blocks: list[Block], length_low: int, length_high: int) -> None:
             b.cls = "bad"
         else:
             b.cls = "short" if n < length_low else "good" if n > length_high else "neargood"
+            if b.cls == "short" and b.kind == "p" and b.text.endswith(_SENTENCE_END) and b.text.count(" ") >= 4:
+                b.cls = "neargood"  # a short paragraph that is a whole sentence (C4: lines ending in punctuation)
 
 
 def _nearest(classes: list[str], accept: tuple[str, ...]) -> tuple[list[str], list[str]]:

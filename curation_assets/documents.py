@@ -40,7 +40,7 @@ class ExtractionRunConfig(dg.Config):
     kinds={"parquet"},
     check_specs=check_specs(ASSET, extra=(("inputs_readable", "Every input file of the shard could be read "
                                            "(warns and names the files that could not; the shard completes)."),)),
-    description="Main text of every HTTP 200 HTML response (Resiliparse by default), one row per document.",
+    description="Main text of every HTTP 200 HTML response (Resiliparse + boilerplate removal by default), one row per document.",
 )
 @fail_fast
 def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, crawl: CrawlSourceResource,
