@@ -6,8 +6,10 @@ class CliError(Exception):
 
 
 def _line(text: str) -> str:
+    from curation.redact import redact_text
+
     lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
-    return " ".join(lines)[:400] if lines else ""
+    return redact_text(" ".join(lines))[:400] if lines else ""
 
 
 def exception_line(exc: BaseException) -> str:

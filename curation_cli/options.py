@@ -62,7 +62,14 @@ def settings_from_args(args):
     s = dataclasses.replace(s, **changes)
     rewrite: dict = {"enabled": not args.no_rewrite}
     if args.rewrite_server:
-        rewrite.update(backend="openai", base_url=args.rewrite_server, model=args.rewrite_model or "default")
+        from curation.redact import split_credentials
+
+        # user:password never reaches the run config (stored in the instance): the workers read it from the
+        # environment variable RewriteResource.auth_env names, and only the clean URL is shown or stored
+        url, auth = split_credentials(args.rewrite_server)
+        if auth:
+            os.environ["CURATION_REWRITE_AUTH"] = ":".join(auth)
+        rewrite.update(backend="openai", base_url=url, model=args.rewrite_model or "default")
     elif args.rewrite_model:
         rewrite["model"] = args.rewrite_model
     overrides = {"rewrite_settings": rewrite}
