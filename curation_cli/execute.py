@@ -88,6 +88,8 @@ def run_item(item: Item, op_config: dict) -> Outcome:
                                         tags={**_worker["tags"], "curation/assets": "+".join(item.assets)})
     except Exception as exc:  # noqa: BLE001 - a bad config or definitions error fails this item only
         return Outcome(item, "failed", exception_line(exc))
+    if _interrupted(result):  # Dagster turns SIGINT / SIGTERM into a failed run; the command must stop too
+        raise KeyboardInterrupt
     mats = {}
     for event in result.all_events:
         if event.is_step_materialization:
@@ -101,6 +103,17 @@ def run_item(item: Item, op_config: dict) -> Outcome:
     if not errors:
         errors = [e.message for e in result.all_events if e.is_failure and e.message] or ["run failed"]
     return Outcome(item, "failed", errors[0], mats)
+
+
+def _interrupted(result) -> bool:
+    for e in result.all_events:
+        if e.is_step_failure and e.step_failure_data and e.step_failure_data.error and \
+                e.step_failure_data.error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+            return True
+        reason = getattr(e.event_specific_data, "failure_reason", None)
+        if e.is_failure and reason is not None and reason.value == "UNEXPECTED_TERMINATION":
+            return True
+    return False
 
 
 class _Inline:
@@ -126,6 +139,7 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
     outcomes: dict[int, Outcome] = {}
     running: dict[Future, int] = {}
     waiting = list(range(len(items)))
+    clean = False
     try:
         while waiting or running:
             still = []
@@ -159,8 +173,9 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
 
                     outcomes[i] = Outcome(items[i], "failed", f"worker process died: {exception_line(exc)}")
                 on_done(outcomes[i])
-    finally:
-        pool.shutdown(cancel_futures=True)
+        clean = True
+    finally:  # interrupted: do not wait for the workers (they die with this process)
+        pool.shutdown(wait=clean, cancel_futures=True)
     return [outcomes[i] for i in range(len(items))]
 
 
