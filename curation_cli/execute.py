@@ -174,7 +174,10 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
                     outcomes[i] = Outcome(items[i], "failed", f"worker process died: {exception_line(exc)}")
                 on_done(outcomes[i])
         clean = True
-    finally:  # interrupted: do not wait for the workers (they die with this process)
+    finally:
+        if not clean:  # interrupted or crashed: stop the workers now (their runs are marked failed next time)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
         pool.shutdown(wait=clean, cancel_futures=True)
     return [outcomes[i] for i in range(len(items))]
 
@@ -184,6 +187,8 @@ def observe(defs, instance, keys, tags: dict, log_level: str = "CRITICAL") -> No
     job = defs.resolve_implicit_job_def_def_for_assets(keys)
     result = job.execute_in_process(run_config=log_config(log_level), instance=instance, asset_selection=keys,
                                     raise_on_error=False, tags=tags)
+    if _interrupted(result):
+        raise KeyboardInterrupt
     if not result.success:
         from curation_cli.errors import CliError, error_info_line
 
