@@ -88,6 +88,8 @@ def run_item(item: Item, op_config: dict) -> Outcome:
                                         tags={**_worker["tags"], "curation/assets": "+".join(item.assets)})
     except Exception as exc:  # noqa: BLE001 - a bad config or definitions error fails this item only
         return Outcome(item, "failed", exception_line(exc))
+    if _interrupted(result):  # Dagster turns SIGINT / SIGTERM into a failed run; the command must stop too
+        raise KeyboardInterrupt
     mats = {}
     for event in result.all_events:
         if event.is_step_materialization:
@@ -101,6 +103,17 @@ def run_item(item: Item, op_config: dict) -> Outcome:
     if not errors:
         errors = [e.message for e in result.all_events if e.is_failure and e.message] or ["run failed"]
     return Outcome(item, "failed", errors[0], mats)
+
+
+def _interrupted(result) -> bool:
+    for e in result.all_events:
+        if e.is_step_failure and e.step_failure_data and e.step_failure_data.error and \
+                e.step_failure_data.error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+            return True
+        reason = getattr(e.event_specific_data, "failure_reason", None)
+        if e.is_failure and reason is not None and reason.value == "UNEXPECTED_TERMINATION":
+            return True
+    return False
 
 
 class _Inline:
@@ -126,6 +139,7 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
     outcomes: dict[int, Outcome] = {}
     running: dict[Future, int] = {}
     waiting = list(range(len(items)))
+    clean = False
     try:
         while waiting or running:
             still = []
@@ -159,8 +173,12 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
 
                     outcomes[i] = Outcome(items[i], "failed", f"worker process died: {exception_line(exc)}")
                 on_done(outcomes[i])
+        clean = True
     finally:
-        pool.shutdown(cancel_futures=True)
+        if not clean:  # interrupted or crashed: stop the workers now (their runs are marked failed next time)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
+        pool.shutdown(wait=clean, cancel_futures=True)
     return [outcomes[i] for i in range(len(items))]
 
 
@@ -169,6 +187,8 @@ def observe(defs, instance, keys, tags: dict, log_level: str = "CRITICAL") -> No
     job = defs.resolve_implicit_job_def_def_for_assets(keys)
     result = job.execute_in_process(run_config=log_config(log_level), instance=instance, asset_selection=keys,
                                     raise_on_error=False, tags=tags)
+    if _interrupted(result):
+        raise KeyboardInterrupt
     if not result.success:
         from curation_cli.errors import CliError, error_info_line
 
