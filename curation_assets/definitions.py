@@ -15,10 +15,11 @@ from curation_assets.settings import crawl_root, output_base, rewrite_max_chars,
 from curation_assets.sources import warc_files
 from resources import CrawlSourceResource, DedupResource, LanguageIdResource, QualityResource, RewriteResource, \
     StorageResource
-from sensors import JOB_NAME, crawl_sensor, snapshot_schedule
+from sensors import OBSERVE_JOB, crawl_sensor, snapshot_schedule
+from curation_assets.automation import automation_sensor
 
 curate_shards = dg.define_asset_job(
-    JOB_NAME, selection=[documents, language, minhash_signatures],
+    "curate_shards", selection=[documents, language, minhash_signatures],
     description="Extraction, language ID and MinHash signatures for one snapshot x shard partition.",
 )
 cluster_snapshot = dg.define_asset_job(
@@ -70,8 +71,9 @@ build_mixture = dg.define_asset_job(
     description="The training mixture from every stage's labels and the accepted rewrites (after label_shards "
                 "and rewrite_shards).",
 )
-observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_files],
-                                         description="Record a data version (file-list fingerprint) per shard.")
+observe_warc_files = dg.define_asset_job(
+    OBSERVE_JOB, selection=[warc_files],
+    description="Register new snapshots and record a data version (file-list fingerprint) per changed shard.")
 
 
 ASSETS = [warc_files, documents, language, minhash_signatures, dedup_clusters, dedup, quality_classifier, quality,
@@ -94,7 +96,10 @@ defs = dg.Definitions(
     assets=ASSETS,
     jobs=[curate_shards, *_dask_jobs(), cluster_snapshot, train_quality_classifier, label_shards, rewrite_shards,
           build_mixture, observe_warc_files],
-    sensors=[crawl_sensor],
+    sensors=[crawl_sensor, automation_sensor()],
     schedules=[snapshot_schedule],
     resources=resources(),
+    # a run's steps in its own process: a run with nothing to recompute costs one process start, not one per
+    # step (the multiprocess default); runs themselves go in parallel (run queue, `curation run --workers`)
+    executor=dg.in_process_executor,
 )

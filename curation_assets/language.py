@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 from curation import schema
 from curation.fingerprints import digest, file_identity
 from curation.langid import language_table
+from curation_assets import automation
 from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
@@ -24,6 +25,7 @@ FINEWEB_MIN_SCORE = 0.65  # shown in metadata only: the threshold is applied whe
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents],
+    automation_condition=automation.ON_CHANGE,
     code_version=CODE_VERSION,
     group_name="curation",
     kinds={"parquet"},

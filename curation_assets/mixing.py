@@ -13,6 +13,7 @@ import polars as pl
 from curation.fingerprints import digest, file_identity
 from curation.mixing import (MixtureConfig, corpus_rows, count_tokens, crawl_candidates, data_card, domain_of,
                              group_key, load_tokenizer, manifest, sample, topic_labels, write_shards)
+from curation_assets import automation
 from curation_assets.dedup import dedup
 from curation_assets.partitions import SHARDS
 from curation_assets.quality import quality
@@ -37,6 +38,7 @@ CORPORA = "corpora"
 
 @dg.asset(
     code_version="corpora-v1",
+    automation_condition=automation.ONCE_NO_DEPS,
     group_name="mixing",
     kinds={"parquet"},
     description="Extra corpora the mixture draws from (a user's Wikipedia, code or book dump), registered from "
@@ -69,6 +71,7 @@ def corpora(context: dg.AssetExecutionContext, config: MixtureRunConfig, storage
 
 @dg.asset(
     deps=[dedup, quality, rewrites, corpora],
+    automation_condition=automation.ON_CHANGE,
     code_version=MIXTURE_VERSION,
     group_name="mixing",
     kinds={"parquet"},

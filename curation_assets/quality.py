@@ -17,6 +17,7 @@ from curation.classifier import TrainConfig, bucket_of, classifier_scorer, decil
     read_examples, split_of, train_classifier
 from curation.fingerprints import digest, file_identity
 from curation.quality import FILTERS, SignalConfig, Thresholds, decide, quality_schema, signals_table
+from curation_assets import automation
 from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
@@ -58,6 +59,7 @@ def _crawl_sample(store, n: int, seed: int = 0) -> list[str]:
 
 @dg.asset(
     deps=[documents],
+    automation_condition=automation.ONCE,
     code_version=CLASSIFIER_VERSION,
     group_name="quality",
     kinds={"fasttext"},
@@ -149,6 +151,7 @@ def _classifier_scorer(store, meta: dict, work: str):
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents, language, quality_classifier],
+    automation_condition=automation.ON_CHANGE,
     code_version=QUALITY_VERSION,
     group_name="quality",
     kinds={"parquet"},

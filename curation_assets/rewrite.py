@@ -20,6 +20,7 @@ from curation.fingerprints import digest
 from curation.quality import SignalConfig, Thresholds, decide, signals_table
 from curation.rewrite import (BackendError, GenerationParams, OpenAIBackend, RejectionRules, Selection,
                               StoreChunkCache, TransformersBackend, rewrite_documents, select)
+from curation_assets import automation
 from curation_assets.common import RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.dedup import DEDUP, dedup
 from curation_assets.documents import ASSET as DOCUMENTS, documents
@@ -103,6 +104,7 @@ def _md_cell(text: str, n: int = 400) -> str:
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents, language, dedup, quality],
+    automation_condition=automation.ON_CHANGE,
     code_version=REWRITE_VERSION,
     group_name="rewriting",
     kinds={"pytorch", "parquet"},
