@@ -75,12 +75,14 @@ ONCE_NO_DEPS = on_missing_or_new_code(has_deps=False)
 
 
 def automation_sensor(minimum_interval_seconds: int | None = None) -> dg.AutomationConditionSensorDefinition:
-    """The sensor that evaluates the conditions, on by default (Dagster's own default sensor starts stopped).
-    ``CURATION_AUTOMATION_INTERVAL`` (seconds, default 30) sets how often it ticks."""
+    """The sensor that evaluates the conditions, on by default (Dagster's own default sensor starts stopped);
+    ``CURATION_AUTOMATION=off`` starts it stopped. ``CURATION_AUTOMATION_INTERVAL`` (seconds, default 30) sets
+    how often it ticks."""
     import os
 
     interval = minimum_interval_seconds or int(os.environ.get("CURATION_AUTOMATION_INTERVAL", "30"))
+    off = os.environ.get("CURATION_AUTOMATION", "").lower() in ("0", "off", "false", "no", "stopped")
     return dg.AutomationConditionSensorDefinition(
         "curation_automation", target=dg.AssetSelection.all(), minimum_interval_seconds=interval,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=dg.DefaultSensorStatus.STOPPED if off else dg.DefaultSensorStatus.RUNNING,
         description="Requests runs for every asset whose automation condition is true (curation_assets/automation.py).")

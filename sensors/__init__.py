@@ -26,7 +26,13 @@ def _interval() -> int:
     return int(os.environ.get("CURATION_SENSOR_INTERVAL", "300"))
 
 
-@dg.sensor(minimum_interval_seconds=_interval(), default_status=dg.DefaultSensorStatus.STOPPED,
+def _status() -> dg.DefaultSensorStatus:
+    """Stopped unless CURATION_SENSOR=on (turn it on in the UI's Automation tab otherwise)."""
+    on = os.environ.get("CURATION_SENSOR", "").lower() in ("1", "on", "true", "yes", "running")
+    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+
+
+@dg.sensor(minimum_interval_seconds=_interval(), default_status=_status(),
            description="Registers new snapshots and records a new data version of warc_files for exactly the shards "
                        "whose WARC files were added or replaced; automation recomputes what depends on them.")
 def crawl_sensor(context: dg.SensorEvaluationContext, crawl: CrawlSourceResource,

@@ -111,7 +111,7 @@ def test_materialise_from_the_browser_and_read_the_metadata(chromium, small_craw
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "CURATION_OUTPUT": str(tmp_path / "out"),
-           "CURATION_CRAWL_ROOT": str(small_crawl)}
+           "CURATION_CRAWL_ROOT": str(small_crawl), "CURATION_AUTOMATION": "off"}  # only the runs launched here
     snapshots = CrawlSource(str(small_crawl)).list_snapshots()
     old = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(home)
