@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 import pytest
 
 from curation.sharding import shard_index, shard_keys
@@ -71,7 +72,7 @@ def test_new_snapshot_and_replaced_file_reach_the_mixture_by_themselves(tmp_path
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/server_info", proc, 180, "dagster dev")
-        with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(home))) as instance:
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
             # (a) a new snapshot folder appears: every asset of it, the mixture included, gets materialised
             t_drop = time.time()
             rels = write_crawl(root, SNAP, {n: sample_file(SNAP, n).read_bytes() for n in FILES})
