@@ -16,7 +16,7 @@ from dagster._core.instance.ref import InstanceRef
 import pytest
 
 from curation.sharding import shard_index, shard_keys
-from tests.conftest import ROOT, free_port, sample_file, wait_for_http, write_crawl
+from tests.conftest import ROOT, free_port, sample_file, write_crawl
 
 SNAP = "CC-MAIN-2024-22"
 FILES = ["jwarc-commoncrawl.org.warc.gz", "dolma-wget-2024.sample-0000.warc.gz"]
@@ -46,7 +46,7 @@ def _wait(instance, done, what: str, proc, timeout: float = 600) -> float:
     t0 = time.time()
     while time.time() - t0 < timeout:
         if proc.poll() is not None:
-            pytest.fail(f"dagster dev exited: {proc.stdout.read()[-3000:]}")
+            pytest.fail(f"dagster dev exited (see dagster-dev.log in the test's tmp folder)")
         failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
         if failed:
             pytest.fail(f"run {failed[0].run_id} ({failed[0].asset_selection}) failed")
@@ -54,6 +54,22 @@ def _wait(instance, done, what: str, proc, timeout: float = 600) -> float:
             return time.time() - t0
         time.sleep(2)
     pytest.fail(f"{what}: not done within {timeout:.0f} s")
+
+
+def _wait_http(url: str, proc, timeout: float = 180) -> None:
+    import requests
+
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            pytest.fail("dagster dev exited (see dagster-dev.log in the test's tmp folder)")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"dagster dev did not answer within {timeout:.0f} s")
 
 
 @pytest.mark.slow
@@ -67,11 +83,12 @@ def test_new_snapshot_and_replaced_file_reach_the_mixture_by_themselves(tmp_path
            "CURATION_SENSOR": "on", "CURATION_SENSOR_INTERVAL": "5", "CURATION_AUTOMATION_INTERVAL": "5"}
     env.pop("CURATION_AUTOMATION", None)
     port = free_port()
+    log = open(tmp_path / "dagster-dev.log", "w")  # a file, not a pipe: an unread pipe fills and blocks every run
     proc = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(ROOT / "workspace.yaml"),
                              "-h", "127.0.0.1", "-p", str(port)], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/server_info", proc, 180, "dagster dev")
+        _wait_http(f"http://127.0.0.1:{port}/server_info", proc)
         with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
             # (a) a new snapshot folder appears: every asset of it, the mixture included, gets materialised
             t_drop = time.time()
@@ -115,3 +132,4 @@ def test_new_snapshot_and_replaced_file_reach_the_mixture_by_themselves(tmp_path
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
+        log.close()
