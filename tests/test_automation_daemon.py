@@ -102,7 +102,7 @@ def test_new_snapshot_and_replaced_file_reach_the_mixture_by_themselves(tmp_path
 
             took = _wait(instance, snapshot_done, "new snapshot", proc)
             print(f"\nnew snapshot -> mixture: {took:.0f} s")
-            assert _materialisations(instance, "quality_classifier", 0)
+            assert _materialisations(instance, "quality_classifier", 0.0)
 
             # (b) one WARC file replaced: exactly its shard recomputes, then clusters, changed labels, mixture
             t_drop = time.time()
