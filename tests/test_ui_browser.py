@@ -223,13 +223,13 @@ def test_one_backfill_by_clicks_materialises_the_whole_graph(chromium, tmp_path)
         wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'rewriting')]")))
         _skip_welcome(driver, wait_s=15)
         _click(driver, wait, "//button[starts-with(normalize-space(.), 'Materialize all')]")  # "Materialize all (10)"
-        wait.until(EC.presence_of_element_located((By.XPATH, "//*[@data-testid='launch-button']")))
+        wait.until(EC.presence_of_element_located((By.XPATH, "//button[normalize-space(.)='Launch backfill']")))
         time.sleep(2)  # the dialog loads the partitions of every asset
         for i in (1, 2):  # every shard, every snapshot: the "All" button beside each dimension's selector
             _click(driver, wait, f"(//button[normalize-space(.)='All'])[{i}]")
         time.sleep(1)
         _shot(driver, "backfill-launch-dialog.png", tmp_path)
-        _click(driver, wait, "//*[@data-testid='launch-button']")
+        _click(driver, wait, "//button[normalize-space(.)='Launch backfill']")
 
         with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
             keys = [k for k in instance.get_asset_keys()] or []
