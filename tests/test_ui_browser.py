@@ -251,10 +251,10 @@ def test_one_backfill_by_clicks_materialises_the_whole_graph(chromium, tmp_path)
                 pytest.fail(f"the backfill did not materialise every asset in 900 s (keys: {keys})")
             backfills = instance.get_backfills()
             assert len(backfills) == 1  # one backfill drove every run
-        driver.get(f"{url}/asset-groups")
-        wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'rewriting')]")))
+        driver.get(f"{url}/runs")  # the backfill's runs, every one succeeded
+        wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'mixture')]")))
         time.sleep(3)
-        _shot(driver, "asset-graph-after-backfill.png", tmp_path)
+        _shot(driver, "backfill-runs.png", tmp_path)
     except Exception:
         if driver is not None:
             _shot(driver, "failure-backfill.png", tmp_path)
