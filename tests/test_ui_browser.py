@@ -2,7 +2,9 @@
 (Debian's chromium and chromium-driver, installed by scripts/chromium.sh). The test opens the asset graph, clicks
 *Materialize* on the `corpora` asset, launches one `documents` partition (snapshot x shard) with the GraphQL
 mutation the launch dialog sends, waits for both runs to succeed, checks that their metadata shows on the asset
-pages, and saves screenshots (``$CURATION_SCREENSHOTS`` or the test's tmp folder)."""
+pages, and saves screenshots (``$CURATION_SCREENSHOTS`` or the test's tmp folder). A second test launches one
+backfill over the whole graph by clicks (*Materialize all*, *All* partitions, *Launch backfill*) and waits until
+every asset of the snapshot, the mixture included, is materialised."""
 
 import os
 import shutil
