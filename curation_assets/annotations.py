@@ -14,6 +14,8 @@ from curation.annotate import annotate, id_fraction, sample_by_hash
 from curation.backends import BackendError, GenerationParams
 from curation.chunk_cache import StoreChunkCache
 from curation.fingerprints import digest
+from curation_assets import automation
+from curation_assets.common import fail_fast
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS
 from resources import QualityResource, RewriteResource, StorageResource
@@ -53,6 +55,7 @@ def _sample(store, n: int) -> tuple[list[dict], list[str]]:
 @dg.asset(
     pool=POOL,
     deps=[documents],
+    automation_condition=automation.ONCE,
     code_version=ANNOTATION_VERSION,
     group_name="quality",
     kinds={"pytorch", "parquet"},
@@ -60,6 +63,7 @@ def _sample(store, n: int) -> tuple[list[dict], list[str]]:
                 "(FineWeb-Edu's additive 0-5 score): grade, parse failures and raw answers per document. The "
                 "quality classifier can train on these grades (quality_settings.train_on_annotations).",
 )
+@fail_fast
 def quality_annotations(context: dg.AssetExecutionContext, storage: StorageResource, quality_settings: QualityResource,
                         rewrite_settings: RewriteResource) -> dg.MaterializeResult:
     from curation_assets.rewrite import make_backend

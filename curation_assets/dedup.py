@@ -19,6 +19,7 @@ from curation import schema
 from curation.dedup import (ArrayFile, PriorIndex, ShardInput, cluster_histogram, decide, find_clusters, hasher,
                             shard_decisions, signature_table, write_buckets, write_index)
 from curation.fingerprints import digest
+from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
@@ -44,6 +45,7 @@ def buckets_name(shard: str) -> str:
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents],
+    automation_condition=automation.ON_CHANGE,
     code_version=SIGNATURES_VERSION,
     group_name="dedup",
     kinds={"parquet"},
@@ -108,6 +110,7 @@ def _prior_indexes(store, snapshot: str, workdir: str) -> list[PriorIndex]:
     retry_policy=RETRY,
     partitions_def=SNAPSHOTS,
     deps=[dg.AssetDep(minhash_signatures, partition_mapping=BY_SNAPSHOT)],
+    automation_condition=automation.ON_CHANGE,
     code_version=CLUSTERS_VERSION,
     group_name="dedup",
     kinds={"parquet"},
@@ -218,6 +221,7 @@ def _largest_md(largest: list[dict]) -> str:
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[minhash_signatures, dg.AssetDep(dedup_clusters, partition_mapping=BY_SNAPSHOT)],
+    automation_condition=automation.DEDUP_LABELS,
     code_version=DEDUP_VERSION,
     group_name="dedup",
     kinds={"parquet"},

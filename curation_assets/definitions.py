@@ -20,10 +20,11 @@ from curation_assets.sources import warc_files
 from curation_assets.tokens import tokens
 from resources import CrawlSourceResource, DedupResource, LanguageIdResource, QualityResource, RewriteResource, \
     StorageResource, s3_credentials
-from sensors import JOB_NAME, crawl_sensor, snapshot_schedule
+from sensors import OBSERVE_JOB, crawl_sensor, snapshot_schedule
+from curation_assets.automation import automation_sensor
 
 curate_shards = dg.define_asset_job(
-    JOB_NAME, selection=[documents, language, minhash_signatures, tokens],
+    "curate_shards", selection=[documents, language, minhash_signatures, tokens],
     description="Extraction, language ID, MinHash signatures and token counts for one snapshot x shard partition.",
 )
 cluster_snapshot = dg.define_asset_job(
@@ -76,8 +77,9 @@ build_mixture = dg.define_asset_job(
     description="The training mixture from every stage's labels and the accepted rewrites (after label_shards "
                 "and rewrite_shards).",
 )
-observe_warc_files = dg.define_asset_job("observe_warc_files", selection=[warc_files],
-                                         description="Record a data version (file-list fingerprint) per shard.")
+observe_warc_files = dg.define_asset_job(
+    OBSERVE_JOB, selection=[warc_files],
+    description="Register new snapshots and record a data version (file-list fingerprint) per changed shard.")
 
 
 ASSETS = [warc_files, documents, language, minhash_signatures, tokens, dedup_clusters, dedup, quality_annotations,
@@ -111,9 +113,12 @@ def build_definitions(settings: _settings.Settings | None = None, overrides: dic
         assets=ASSETS,
         jobs=[curate_shards, *_dask_jobs(s), cluster_snapshot, train_quality_classifier, label_shards,
               rewrite_shards, build_mixture, observe_warc_files],
-        sensors=[crawl_sensor],
+        sensors=[crawl_sensor, automation_sensor()],
         schedules=[snapshot_schedule],
         resources=resources(s, overrides),
+        # a run's steps in its own process: a run with nothing to recompute costs one process start, not one per
+        # step (the multiprocess default); runs themselves go in parallel (run queue, `curation run --workers`)
+        executor=dg.in_process_executor,
     )
 
 

@@ -11,6 +11,7 @@ from curation.extract import ExtractionConfig
 from curation.fingerprints import digest
 from curation.sources import fingerprint
 from curation.warc import WarcLimits
+from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from curation_assets.settings import num_shards
@@ -35,6 +36,7 @@ class ExtractionRunConfig(dg.Config):
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[warc_files],
+    automation_condition=automation.ON_CHANGE,
     code_version=CODE_VERSION,
     group_name="curation",
     kinds={"parquet"},
@@ -71,7 +73,8 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
         except InputFileError as exc:  # a missing input does not heal on retry
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         dropped, notes = split_counts(counts)
-        info = {"fingerprint": fp, "rows": table.num_rows, "records_in": counts["records_in"],
+        info = {"fingerprint": fp, "files_fingerprint": fingerprint(files), "rows": table.num_rows,
+                "records_in": counts["records_in"],
                 "dropped": dropped, "notes": notes, "input_files": len(files),
                 "input_bytes": sum(f.size or 0 for f in files), "extractor": extraction.extractor,
                 "unreadable_files": unreadable,

@@ -11,6 +11,7 @@ from curation import schema
 from curation.keep import MIN_LANGUAGE_SCORE
 from curation.fingerprints import digest, file_identity
 from curation.langid import language_table
+from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
@@ -25,6 +26,7 @@ FINEWEB_MIN_SCORE = MIN_LANGUAGE_SCORE  # shown in metadata only: the threshold 
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents],
+    automation_condition=automation.ON_CHANGE,
     code_version=CODE_VERSION,
     group_name="curation",
     kinds={"parquet"},

@@ -21,6 +21,7 @@ from curation.fingerprints import digest, file_identity
 from curation.mixing import MixtureConfig, automation_spec
 from curation.mixsource import CORPORA, Unit, corpus_rows, units as mixture_units
 from curation_assets.common import fail_fast
+from curation_assets import automation
 from curation_assets.settings import PROJECT_ROOT
 from resources import StorageResource
 
@@ -28,7 +29,8 @@ MIXTURE_VERSION = "mixture-v2"
 MIXTURES_DIR = os.environ.get("CURATION_MIXTURES", str(PROJECT_ROOT / "mixtures"))
 DEFAULT_MIXTURE = str(Path(MIXTURES_DIR) / "demo.yaml")
 #: eager mixtures use this condition (the lead may swap in the project's data-version-keyed condition)
-EAGER = dg.AutomationCondition.eager()
+# eager, keyed on data versions: a rerun that recomputed nothing upstream does not rebuild the mixture
+EAGER = automation.ON_CHANGE
 
 
 def mixture_files() -> list[str]:
@@ -43,6 +45,7 @@ class CorporaConfig(dg.Config):
 
 @dg.asset(
     code_version="corpora-v2",
+    automation_condition=automation.ONCE_NO_DEPS,
     group_name="mixing",
     kinds={"parquet"},
     description="Extra corpora the mixtures draw from (a user's Wikipedia, code or book dump), registered from the "

@@ -11,17 +11,17 @@ from collections import Counter
 import dagster as dg
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from curation.classifier import TrainConfig, bucket_of, classifier_scorer, deciles, labelled_examples, train_classifier
-from curation.fingerprints import digest, file_identity
+from curation.fingerprints import digest
 from curation.quality import FILTERS, SignalConfig, Thresholds, decide, quality_schema, signals_table
+from curation_assets import automation
 from curation.scoring import CLASSIFIER_ASSET as CLASSIFIER, GLOBAL, MODEL_FILES
 from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
 from curation_assets.annotations import ANNOTATIONS, GLOBAL_SHARD, quality_annotations
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
-from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
+from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, split_key
 from curation_assets.settings import PROJECT_ROOT
 from resources import QualityResource, StorageResource
 
@@ -93,6 +93,7 @@ def _agreement_md(agree: dict) -> str:
 
 @dg.asset(
     deps=[documents, quality_annotations],
+    automation_condition=automation.ONCE,
     code_version=CLASSIFIER_VERSION,
     group_name="quality",
     kinds={"python"},
@@ -255,6 +256,7 @@ def _classifier_scorer(store, meta: dict, work: str):
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents, language, quality_classifier],
+    automation_condition=automation.ON_CHANGE,
     code_version=QUALITY_VERSION,
     group_name="quality",
     kinds={"parquet"},

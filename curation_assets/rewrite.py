@@ -18,6 +18,7 @@ from curation import prompts
 from curation.classifier import bucket_of
 from curation.fingerprints import digest
 from curation.quality import SignalConfig, Thresholds, decide, signals_table
+from curation_assets import automation
 from curation.backends import BackendError, GenerationParams, OpenAIBackend, TransformersBackend
 from curation.chunk_cache import StoreChunkCache
 from curation.rewrite import RejectionRules, Selection, rewrite_documents, select
@@ -119,6 +120,7 @@ def _md_cell(text: str, n: int = 400) -> str:
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents, language, dedup, quality],
+    automation_condition=automation.ON_CHANGE,
     code_version=REWRITE_VERSION,
     group_name="rewriting",
     kinds={"pytorch", "parquet"},

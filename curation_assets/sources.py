@@ -1,16 +1,16 @@
 """The crawl's files as an observable source: one data version per snapshot x shard.
 
-Observing it (the "Observe sources" button, or the ``observe_warc_files`` job) records a fingerprint
-of each shard's file list (paths, sizes, ETags/mtimes), so the UI shows which shards' inputs changed.
+Observing it (the "Observe sources" button, the ``observe_warc_files`` job, the daily schedule) registers
+snapshots that appeared under the crawl root and records the fingerprint of each changed shard's file list
+(paths, sizes, ETags/mtimes) as its data version; declarative automation recomputes what depends on it.
 """
 
 
 import dagster as dg
 
-from curation.sources import fingerprint
-from curation_assets.partitions import SNAPSHOT_SHARDS, SNAPSHOTS, partition_key
-from curation_assets.settings import num_shards
-from resources import CrawlSourceResource
+from curation_assets.crawl_state import changed_versions, new_snapshots
+from curation_assets.partitions import SNAPSHOT_SHARDS, SNAPSHOTS
+from resources import CrawlSourceResource, StorageResource
 
 
 @dg.observable_source_asset(
@@ -18,13 +18,10 @@ from resources import CrawlSourceResource
     group_name="crawl",
     description="WARC (or WET/JSONL/Parquet) files of each snapshot, grouped into shards by a stable hash of their path.",
 )
-def warc_files(context, crawl: CrawlSourceResource) -> dg.DataVersionsByPartition:
+def warc_files(context, crawl: CrawlSourceResource, storage: StorageResource) -> dg.DataVersionsByPartition:
     source = crawl.source()
-    versions, listed = {}, set(source.list_snapshots())
-    for snapshot in context.instance.get_dynamic_partitions(SNAPSHOTS.name):
-        if snapshot not in listed:  # registered by a run against another crawl root: nothing to observe here
-            context.log.warning(f"snapshot {snapshot} is registered but not under {crawl.root}; not observed")
-            continue
-        for shard, files in source.files_by_shard(snapshot, num_shards()).items():
-            versions[partition_key(snapshot, shard)] = dg.DataVersion(fingerprint(files))
-    return dg.DataVersionsByPartition(versions)
+    snapshots, new = new_snapshots(source, context.instance)
+    if new:
+        context.instance.add_dynamic_partitions(SNAPSHOTS.name, new)
+    _, versions = changed_versions(source, storage.store(), context.instance, snapshots, {})
+    return dg.DataVersionsByPartition({pk: dg.DataVersion(fp) for pk, fp in versions.items()})

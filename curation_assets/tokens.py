@@ -16,7 +16,8 @@ import pyarrow as pa
 
 from curation.fingerprints import digest
 from curation.mixing import count_tokens, load_tokenizer, tokenizer_id
-from curation_assets.common import RETRY, base_metadata, check_results, check_specs
+from curation_assets import automation
+from curation_assets.common import RETRY, base_metadata, check_results, check_specs, fail_fast
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from resources import StorageResource
@@ -37,6 +38,7 @@ def tokens_table(ids: list[str], texts: list[str], tokenizer: str | None = TOKEN
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents],
+    automation_condition=automation.ON_CHANGE,
     code_version=CODE_VERSION,
     group_name="curation",
     kinds={"parquet"},
@@ -44,6 +46,7 @@ def tokens_table(ids: list[str], texts: list[str], tokenizer: str | None = TOKEN
     description="Tokens per document (SmolLM2's tokenizer by default), counted once per document and read by every "
                 "mixture instead of re-tokenizing the text on each rebuild.",
 )
+@fail_fast
 def tokens(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     snapshot, shard = split_key(context)
     store = storage.store()

@@ -1,63 +1,59 @@
-"""Sensor and schedule: new snapshots become partitions; new or replaced files re-run only their shard.
+"""Sensor and schedule: new snapshots become partitions, new or replaced files new data versions of
+``warc_files``; declarative automation (curation_assets/automation.py) does the rest.
 
-The sensor keeps, in its cursor, the fingerprint of every shard's file list it has seen; a tick lists
-the crawl root, and requests a run for each shard whose fingerprint differs (a new snapshot has no
-fingerprints yet, so all of its non-empty shards run). Run keys include the fingerprint, so a tick
-never requests the same work twice.
+The sensor keeps, in its cursor, the fingerprint of every shard's file list it has seen; a tick lists the
+crawl root, registers new snapshots, and records a ``warc_files`` observation (data version = fingerprint)
+for each shard whose fingerprint differs from the cursor and from the version the instance already recorded
+(or, never recorded, from the files its stored documents shard came from). It requests no run itself: the
+automation sensor requests ``documents`` for exactly those shards, and their downstream follows as data
+versions change. A tick that sees nothing new records nothing, so ticks are idempotent.
 """
 
 
 import json
+import os
 
 import dagster as dg
 
-from curation.sources import fingerprint
-from curation_assets.partitions import SNAPSHOTS, partition_key
-from curation_assets.settings import num_shards
-from resources import CrawlSourceResource
+from curation_assets.crawl_state import changed_versions, new_snapshots
+from curation_assets.partitions import SNAPSHOTS
+from resources import CrawlSourceResource, StorageResource
 
-JOB_NAME = "curate_shards"
-
-
-def plan(source, known: set[str], seen: dict) -> tuple[list[str], list[dg.RunRequest], dict]:
-    """(new snapshots, run requests, new cursor state) for one look at the crawl root."""
-    snapshots = source.list_snapshots()
-    new = [s for s in snapshots if s not in known]
-    requests, state = [], {}
-    for snapshot in snapshots:
-        state[snapshot] = {}
-        for shard, files in source.files_by_shard(snapshot, num_shards()).items():
-            if not files:
-                continue
-            fp = fingerprint(files)
-            state[snapshot][shard] = fp
-            if seen.get(snapshot, {}).get(shard) != fp:
-                requests.append(dg.RunRequest(run_key=f"{snapshot}|{shard}|{fp}", job_name=JOB_NAME,
-                                              partition_key=partition_key(snapshot, shard)))
-    return new, requests, state
+OBSERVE_JOB = "observe_warc_files"
 
 
-@dg.sensor(job_name=JOB_NAME, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Registers new snapshots and re-runs exactly the shards whose WARC files were added or replaced.")
-def crawl_sensor(context: dg.SensorEvaluationContext, crawl: CrawlSourceResource) -> dg.SensorResult:
+def _interval() -> int:
+    return int(os.environ.get("CURATION_SENSOR_INTERVAL", "300"))
+
+
+def _status() -> dg.DefaultSensorStatus:
+    """Stopped unless CURATION_SENSOR=on (turn it on in the UI's Automation tab otherwise)."""
+    on = os.environ.get("CURATION_SENSOR", "").lower() in ("1", "on", "true", "yes", "running")
+    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+
+
+@dg.sensor(minimum_interval_seconds=_interval(), default_status=_status(),
+           description="Registers new snapshots and records a new data version of warc_files for exactly the shards "
+                       "whose WARC files were added or replaced; automation recomputes what depends on them.")
+def crawl_sensor(context: dg.SensorEvaluationContext, crawl: CrawlSourceResource,
+                 storage: StorageResource) -> dg.SensorResult:
     seen = json.loads(context.cursor) if context.cursor else {}
-    known = set(context.instance.get_dynamic_partitions(SNAPSHOTS.name))
-    new, requests, state = plan(crawl.source(), known, seen)
+    source = crawl.source()
+    snapshots, new = new_snapshots(source, context.instance)
+    state, versions = changed_versions(source, storage.store(), context.instance, snapshots, seen)
+    if versions:
+        context.log.info(f"{len(versions)} shards with new or replaced files: {sorted(map(str, versions))[:20]}")
     return dg.SensorResult(
-        run_requests=requests,
         dynamic_partitions_requests=[SNAPSHOTS.build_add_request(new)] if new else [],
+        asset_events=[dg.AssetObservation(asset_key="warc_files", partition=pk, tags={"dagster/data_version": fp})
+                      for pk, fp in versions.items()],
         cursor=json.dumps(state, sort_keys=True),
     )
 
 
-@dg.schedule(cron_schedule="0 3 * * *", job_name=JOB_NAME, default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Daily: register snapshots that appeared under the crawl root and run all their shards.")
-def snapshot_schedule(context: dg.ScheduleEvaluationContext, crawl: CrawlSourceResource):
-    source = crawl.source()
-    known = set(context.instance.get_dynamic_partitions(SNAPSHOTS.name))
-    new = [s for s in source.list_snapshots() if s not in known]
-    if not new:
-        return dg.SkipReason("no new snapshot under the crawl root")
-    requests = [dg.RunRequest(run_key=f"{s}|{shard}", partition_key=partition_key(s, shard))
-                for s in new for shard, files in source.files_by_shard(s, num_shards()).items() if files]
-    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=[SNAPSHOTS.build_add_request(new)])
+@dg.schedule(cron_schedule="0 3 * * *", job_name=OBSERVE_JOB, default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="Daily: observe warc_files (registers new snapshots, records changed shards' data "
+                         "versions); automation recomputes what depends on them.")
+def snapshot_schedule(context: dg.ScheduleEvaluationContext):
+    # a schedule can only request runs: the observation job registers snapshots and records the versions
+    return dg.RunRequest(run_key=f"observe-{context.scheduled_execution_time:%Y-%m-%d}")

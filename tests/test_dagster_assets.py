@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.sharding import shard_index, shard_keys
-from curation.sources import CrawlSource
+from curation.sources import CrawlSource, fingerprint
 from curation.warc_writer import response, warc_gz
 from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.definitions import defs
@@ -156,37 +156,63 @@ def test_dedup_reruns_one_shard_signatures_the_clustering_and_only_shards_whose_
             meta[("dedup_clusters", snap)]["exact_duplicates_removed"].value >= 1
 
 
-def test_sensor_registers_snapshots_and_requests_only_changed_shards(small_crawl):
+def test_sensor_registers_snapshots_and_records_versions_of_only_changed_shards(small_crawl, tmp_path):
     crawl = CrawlSourceResource(root=str(small_crawl))
+    resources = {"crawl": crawl, "storage": StorageResource(base=str(tmp_path / "out"))}
     with dg.instance_for_test() as instance:
-        ctx = dg.build_sensor_context(instance=instance, resources={"crawl": crawl})
+        ctx = dg.build_sensor_context(instance=instance, resources=resources)
         result = crawl_sensor(ctx)
         (req,) = result.dynamic_partitions_requests
         assert sorted(req.partition_keys) == ["CC-MAIN-2020-34", "CC-MAIN-2024-22"]
-        non_empty = sum(bool(v) for s in req.partition_keys for v in CrawlSource(str(small_crawl)).files_by_shard(s, 4).values())
-        assert len(result.run_requests) == non_empty
+        assert result.run_requests == []  # automation requests the runs
+        # a data version for every shard, empty ones too (a snapshot's clustering needs all of its shards)
+        assert len(result.asset_events) == 8 and {ev.asset_key.to_user_string() for ev in result.asset_events} == {
+            "warc_files"}
+        fps = {(s, sh): fingerprint(files) for s in req.partition_keys
+               for sh, files in CrawlSource(str(small_crawl)).files_by_shard(s, 4).items()}
+        assert {ev.partition: ev.tags["dagster/data_version"] for ev in result.asset_events} == {
+            str(partition_key(s, sh)): fp for (s, sh), fp in fps.items()}
         instance.add_dynamic_partitions(SNAPSHOTS.name, list(req.partition_keys))
 
-        again = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor, resources={"crawl": crawl}))
-        assert again.run_requests == [] and again.dynamic_partitions_requests == []
+        again = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor, resources=resources))
+        assert again.asset_events == [] and again.dynamic_partitions_requests == []
 
         rel = "crawl-data/CC-MAIN-2020-34/segments/s/warc/new-file.warc.gz"
         (small_crawl / rel).write_bytes(warc_gz([response("http://new.org/", b"<html><body><p>new</p></body></html>")]))
         listing = small_crawl / "crawl-data/CC-MAIN-2020-34/warc.paths.gz"
         import gzip
         listing.write_bytes(gzip.compress(gzip.decompress(listing.read_bytes()) + (rel + "\n").encode()))
-        third = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=again.cursor, resources={"crawl": crawl}))
-        (run,) = third.run_requests
-        assert run.partition_key == partition_key("CC-MAIN-2020-34", shard_keys(4)[shard_index(rel, 4)])
+        third = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=again.cursor, resources=resources))
+        (ev,) = third.asset_events
+        assert ev.partition == partition_key("CC-MAIN-2020-34", shard_keys(4)[shard_index(rel, 4)])
+
+        # a fresh cursor on an instance that already recorded these versions records nothing again
+        for e in third.asset_events + result.asset_events:
+            if e.partition != ev.partition or e is ev:
+                instance.report_runless_asset_event(e)
+        assert crawl_sensor(dg.build_sensor_context(instance=instance, resources=resources)).asset_events == []
 
 
-def test_schedule_registers_new_snapshots_once(small_crawl):
-    crawl = CrawlSourceResource(root=str(small_crawl))
+def test_schedule_observes_warc_files_which_registers_snapshots_once(small_crawl, tmp_path):
     with dg.instance_for_test() as instance:
-        result = snapshot_schedule(dg.build_schedule_context(instance=instance, resources={"crawl": crawl}))
-        assert sorted(result.dynamic_partitions_requests[0].partition_keys) == ["CC-MAIN-2020-34", "CC-MAIN-2024-22"]
-        instance.add_dynamic_partitions(SNAPSHOTS.name, ["CC-MAIN-2020-34", "CC-MAIN-2024-22"])
-        assert isinstance(snapshot_schedule(dg.build_schedule_context(instance=instance, resources={"crawl": crawl})), dg.SkipReason)
+        import datetime
+
+        when = datetime.datetime(2026, 12, 2, 3, tzinfo=datetime.timezone.utc)
+        req = snapshot_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
+        assert req.run_key == "observe-2026-12-02"  # one observation run per day, whatever the retries
+        job = dg.Definitions(assets=[warc_files], jobs=[dg.define_asset_job("observe_warc_files", [warc_files])],
+                             resources={"crawl": CrawlSourceResource(root=str(small_crawl)),
+                                        "storage": StorageResource(base=str(tmp_path / "out"))}
+                             ).resolve_job_def("observe_warc_files")
+        assert job.execute_in_process(instance=instance).success
+        assert sorted(instance.get_dynamic_partitions(SNAPSHOTS.name)) == ["CC-MAIN-2020-34", "CC-MAIN-2024-22"]
+        recorded = instance.event_log_storage.get_latest_tags_by_partition(
+            dg.AssetKey("warc_files"), dg.DagsterEventType.ASSET_OBSERVATION, ["dagster/data_version"])
+        assert len(recorded) == 8
+        assert job.execute_in_process(instance=instance).success  # nothing new: nothing registered or recorded
+        assert sorted(instance.get_dynamic_partitions(SNAPSHOTS.name)) == ["CC-MAIN-2020-34", "CC-MAIN-2024-22"]
+        assert instance.event_log_storage.get_latest_tags_by_partition(
+            dg.AssetKey("warc_files"), dg.DagsterEventType.ASSET_OBSERVATION, ["dagster/data_version"]) == recorded
 
 
 def test_missing_input_fails_at_once_naming_the_file_and_transient_errors_are_retried(small_crawl, tmp_path,

@@ -74,7 +74,7 @@ def test_crawl_on_s3_lists_reads_and_stores(s3_endpoint):
             store.local_side("minhash_signatures", snap, "0001.buckets", work)
 
 
-def test_sensor_and_schedule_on_an_s3_crawl_root(s3_endpoint):
+def test_sensor_on_an_s3_crawl_root(s3_endpoint, tmp_path):
     import gzip
 
     import dagster as dg
@@ -82,7 +82,7 @@ def test_sensor_and_schedule_on_an_s3_crawl_root(s3_endpoint):
     from curation.sharding import shard_index, shard_keys
     from curation.warc_writer import response, warc_gz
     from curation_assets.partitions import SNAPSHOTS, partition_key
-    from sensors import crawl_sensor, snapshot_schedule
+    from sensors import crawl_sensor
 
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket="crawl-root")
@@ -94,20 +94,21 @@ def test_sensor_and_schedule_on_an_s3_crawl_root(s3_endpoint):
         rels.append(rel)
     s3.put_object(Bucket="crawl-root", Key=f"crawl-data/{snap}/warc.paths.gz", Body=gzip.compress("\n".join(rels).encode()))
     crawl = CrawlSourceResource(root="s3://crawl-root", endpoint_url=s3_endpoint)
+    resources = {"crawl": crawl, "storage": StorageResource(base=str(tmp_path / "out"))}
     with dg.instance_for_test() as instance:
-        sched = snapshot_schedule(dg.build_schedule_context(instance=instance, resources={"crawl": crawl}))
-        assert list(sched.dynamic_partitions_requests[0].partition_keys) == [snap]
-        first = crawl_sensor(dg.build_sensor_context(instance=instance, resources={"crawl": crawl}))
+        first = crawl_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert list(first.dynamic_partitions_requests[0].partition_keys) == [snap] and len(first.asset_events) == 4
         instance.add_dynamic_partitions(SNAPSHOTS.name, [snap])
         # a new WARC file lands in the bucket: exactly its shard is requested
         rel = f"crawl-data/{snap}/segments/sample/warc/new.warc.gz"
         s3.put_object(Bucket="crawl-root", Key=rel, Body=warc_gz([response("http://new.org/", b"<html><body><p>x</p></body></html>")]))
         s3.put_object(Bucket="crawl-root", Key=f"crawl-data/{snap}/warc.paths.gz",
                       Body=gzip.compress("\n".join(rels + [rel]).encode()))
-        second = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"crawl": crawl}))
-        (run,) = second.run_requests
-        assert run.partition_key == partition_key(snap, shard_keys(4)[shard_index(rel, 4)])
+        second = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        (ev,) = second.asset_events  # a new data version of warc_files for that shard: automation reruns it
+        assert ev.partition == partition_key(snap, shard_keys(4)[shard_index(rel, 4)])
         # the same file replaced (new ETag): its shard again, and only it
         s3.put_object(Bucket="crawl-root", Key=rel, Body=warc_gz([response("http://new.org/", b"<html><body><p>y</p></body></html>")]))
-        third = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=second.cursor, resources={"crawl": crawl}))
-        assert [r.partition_key for r in third.run_requests] == [run.partition_key]
+        third = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=second.cursor, resources=resources))
+        assert [e.partition for e in third.asset_events] == [ev.partition]
+        assert third.asset_events[0].tags["dagster/data_version"] != ev.tags["dagster/data_version"]

@@ -2,7 +2,9 @@
 (Debian's chromium and chromium-driver, installed by scripts/chromium.sh). The test opens the asset graph, clicks
 *Materialize* on the `corpora` asset, launches one `documents` partition (snapshot x shard) with the GraphQL
 mutation the launch dialog sends, waits for both runs to succeed, checks that their metadata shows on the asset
-pages, and saves screenshots (``$CURATION_SCREENSHOTS`` or the test's tmp folder)."""
+pages, and saves screenshots (``$CURATION_SCREENSHOTS`` or the test's tmp folder). A second test launches one
+backfill over the whole graph by clicks (*Materialize all*, *All* partitions, *Launch backfill*) and waits until
+every asset of the snapshot, the mixture included, is materialised."""
 
 import os
 import shutil
@@ -111,7 +113,7 @@ def test_materialise_from_the_browser_and_read_the_metadata(chromium, small_craw
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "CURATION_OUTPUT": str(tmp_path / "out"),
-           "CURATION_CRAWL_ROOT": str(small_crawl)}
+           "CURATION_CRAWL_ROOT": str(small_crawl), "CURATION_AUTOMATION": "off"}  # only the runs launched here
     snapshots = CrawlSource(str(small_crawl)).list_snapshots()
     old = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(home)
@@ -188,4 +190,84 @@ def test_materialise_from_the_browser_and_read_the_metadata(chromium, small_craw
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
+        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_one_backfill_by_clicks_materialises_the_whole_graph(chromium, tmp_path):
+    """Global asset graph -> *Materialize all* -> *Launch backfill*, by clicks: every asset of the snapshot, the
+    mixture included, gets materialised in dependency order (automation off: only the backfill runs)."""
+    from dagster._core.instance.ref import InstanceRef
+
+    from tests.conftest import sample_file, write_crawl
+
+    snap, root, home = "CC-MAIN-2024-22", tmp_path / "crawl", tmp_path / "home"
+    write_crawl(root, snap, {n: sample_file(snap, n).read_bytes()
+                             for n in ("jwarc-commoncrawl.org.warc.gz", "dolma-wget-2024.sample-0000.warc.gz")})
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "CURATION_OUTPUT": str(tmp_path / "out"),
+           "CURATION_CRAWL_ROOT": str(root), "CURATION_NUM_SHARDS": "2", "CURATION_REWRITE_MAX_DOCS": "0",
+           "CURATION_AUTOMATION": "off"}
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        instance.add_dynamic_partitions(SNAPSHOTS.name, [snap])
+    port = free_port()
+    log = open(tmp_path / "dagster-dev.log", "w")  # a file: an unread pipe would fill and block the runs
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(ROOT / "workspace.yaml"),
+                             "-h", "127.0.0.1", "-p", str(port)], cwd=tmp_path, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    driver = None
+    try:
+        wait_for_http(f"{url}/server_info", proc, 180, "dagster dev")
+        driver = _driver(*chromium, tmp_path / "profile")
+        wait = WebDriverWait(driver, 120)
+        driver.get(f"{url}/asset-groups")
+        wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'rewriting')]")))
+        _skip_welcome(driver, wait_s=15)
+        _click(driver, wait, "//button[starts-with(normalize-space(.), 'Materialize all')]")  # "Materialize all (10)"
+        wait.until(EC.presence_of_element_located((By.XPATH, "//button[normalize-space(.)='Launch backfill']")))
+        time.sleep(2)  # the dialog loads the partitions of every asset
+        for i in (1, 2):  # every shard, every snapshot: the "All" button beside each dimension's selector
+            _click(driver, wait, f"(//button[normalize-space(.)='All'])[{i}]")
+        time.sleep(1)
+        _shot(driver, "backfill-launch-dialog.png", tmp_path)
+        _click(driver, wait, "//button[normalize-space(.)='Launch backfill']")
+
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+            keys = [k for k in instance.get_asset_keys()] or []
+            per_shard = ["documents", "language", "minhash_signatures", "dedup", "quality", "rewrites"]
+            deadline = time.time() + 900
+            while time.time() < deadline:
+                failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+                assert not failed, f"run {failed[0].run_id} failed"
+                mixtures = [k for k in instance.get_asset_keys() if k.path[0] == "mixture"]
+                done = (all(len(instance.get_materialized_partitions(dg.AssetKey(a))) == 2 for a in per_shard)
+                        and instance.get_materialized_partitions(dg.AssetKey("dedup_clusters")) == {snap}
+                        and all(instance.get_latest_materialization_event(dg.AssetKey(a))
+                                for a in ("quality_classifier", "corpora"))
+                        and mixtures and all(instance.get_latest_materialization_event(k) for k in mixtures))
+                if done:
+                    break
+                time.sleep(3)
+            else:
+                pytest.fail(f"the backfill did not materialise every asset in 900 s (keys: {keys})")
+            backfills = instance.get_backfills()
+            assert len(backfills) == 1  # one backfill drove every run
+        driver.get(f"{url}/runs")  # the backfill's runs, every one succeeded
+        wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'mixture')]")))
+        time.sleep(3)
+        _shot(driver, "backfill-runs.png", tmp_path)
+    except Exception:
+        if driver is not None:
+            _shot(driver, "failure-backfill.png", tmp_path)
+        raise
+    finally:
+        if driver is not None:
+            driver.quit()
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+        log.close()
         shutil.rmtree(tmp_path / "profile", ignore_errors=True)
