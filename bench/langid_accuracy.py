@@ -35,7 +35,7 @@ METHODS = {
     "py3langid": "py3langid",
     "lingua high (all languages)": "lingua",
     "old default: fastText + lingua (all languages) below 0.5": {"second_opinion": "lingua", "second_opinion_below": 0.5},
-    "new default: fastText + lingua among fastText's candidates below 0.9": {},
+    "new default: fastText then lingua among fastText's and py3langid's candidates below 0.9": {},
 }
 
 
