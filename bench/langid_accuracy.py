@@ -147,7 +147,8 @@ def speed_worker(method: str, docs_path: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(ROOT.parent / "shared/data/langid"))
+    ap.add_argument("--data", default=str(next((p for p in (ROOT.parent / "shared/data/langid", ROOT.parents[1] / "shared/data/langid")
+                                                if p.exists()), ROOT.parent / "shared/data/langid")))
     ap.add_argument("--per-lang", type=int, default=0, help="rows per language and set (0: all)")
     ap.add_argument("--shard-docs", type=int, default=10000)
     ap.add_argument("--lingua-shard-docs", type=int, default=2000, help="lingua alone is slow: a smaller shard")
