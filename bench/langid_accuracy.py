@@ -36,6 +36,7 @@ METHODS = {
     "lingua high (all languages)": "lingua",
     "old default: fastText + lingua (all languages) below 0.5": {"second_opinion": "lingua", "second_opinion_below": 0.5},
     "new default: fastText then lingua among fastText's and py3langid's candidates below 0.9": {},
+    "new route without a model budget (max_models 75)": {"max_models": 75},
 }
 
 
@@ -128,10 +129,18 @@ def shard_texts(n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def speed_worker(method: str, docs_path: str) -> dict:
-    """In a fresh process: CPU seconds from start (imports and model loading included) to the last label."""
+def peak_rss_mib() -> int:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent across fork and exec)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
     import resource
 
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def speed_worker(method: str, docs_path: str) -> dict:
+    """In a fresh process: CPU seconds from start (imports and model loading included) to the last label."""
     texts = json.loads(Path(docs_path).read_text())
     c0 = time.process_time()  # the interpreter's start-up before this line is not counted, for every method alike
     predict = predictor(method)
@@ -141,7 +150,7 @@ def speed_worker(method: str, docs_path: str) -> dict:
     for lab in labels:
         langs[lab] += 1
     return {"docs": len(texts), "cpu_s": round(cpu, 2), "docs_per_cpu_s": round(len(texts) / cpu, 1),
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_mib": peak_rss_mib(),
             "languages": len(langs)}
 
 
