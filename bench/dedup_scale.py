@@ -10,6 +10,11 @@ runs in a second one whose peak RSS is the figure.
 
     python bench/dedup_scale.py --docs 1000000 10000000 [--shards 64 256] [--chunk 4000000]
 
+With ``--min-similarity X`` the bucket files also hold synthetic 112-value signatures (a duplicate shares
+the 8 values of each band it copied from its source, so its estimated Jaccard is the share of bands
+copied) and clustering runs the candidate check at X: the cost of the check (time, memory, disk).
+Removed then falls short of the 10% by the duplicates whose copied-band share is below X.
+
 Writes docs/dedup_scale.json.
 """
 
@@ -46,7 +51,13 @@ def keys_of(doc: np.ndarray, kind: int) -> np.ndarray:
     return _mix(doc.astype(np.uint64) * np.uint64(64) + np.uint64(kind + 1)) | np.uint64(1)
 
 
-def generate(workdir: str, n_docs: int, n_shards: int, seed: int = 0) -> int:
+def signatures_of(doc: np.ndarray) -> np.ndarray:
+    """112 deterministic pseudo-random values per unique document."""
+    j = np.arange(N_BANDS * 8, dtype=np.uint64)
+    return (_mix(doc.astype(np.uint64)[:, None] * np.uint64(128) + j[None, :] + np.uint64(99)) >> np.uint64(32)).astype(np.uint32)
+
+
+def generate(workdir: str, n_docs: int, n_shards: int, seed: int = 0, with_signatures: bool = False) -> int:
     from curation.dedup import write_bucket_arrays
 
     rng = np.random.default_rng(seed)
@@ -74,8 +85,11 @@ def generate(workdir: str, n_docs: int, n_shards: int, seed: int = 0) -> int:
         bands = np.where(copy, src_bands, bands)
         text = np.where(exact, keys_of(source, 14), keys_of(doc, 14))
         url = keys_of(doc, 15)
+        sigs = None
+        if with_signatures:
+            sigs = np.where(np.repeat(copy, 8, axis=1), signatures_of(source), signatures_of(doc))
         write_bucket_arrays(os.path.join(workdir, f"{s:04d}.buckets"), bands, text, url,
-                            np.ones(len(doc), bool), "synthetic")
+                            np.ones(len(doc), bool), "synthetic", sigs)
     return n_dup
 
 
@@ -85,7 +99,7 @@ def _is_dup_global(doc: np.ndarray, n_docs: int, seed: int) -> np.ndarray:
             < np.uint64(int(DUP_RATE * 10_000)))
 
 
-def cluster(workdir: str, n_shards: int, chunk: int) -> dict:
+def cluster(workdir: str, n_shards: int, chunk: int, min_similarity: float = 0.0) -> dict:
     import pyarrow as pa
 
     from curation.dedup import ArrayFile, DedupConfig, ShardInput, decide, find_clusters, write_index
@@ -103,7 +117,7 @@ def cluster(workdir: str, n_shards: int, chunk: int) -> dict:
                          "text_chars": pa.array((_mix(doc.astype(np.uint64)) % np.uint64(10_000)).astype(np.int64)),
                          "fetch_date": pa.array(np.zeros(len(doc), "datetime64[ms]")).cast(pa.timestamp("ms", tz="UTC"))})
 
-    cfg = DedupConfig(url=False)
+    cfg = DedupConfig(url=False, min_similarity=min_similarity)
     t0 = time.perf_counter()
     clusters = find_clusters(inputs, cfg, chunk=chunk)
     t1 = time.perf_counter()
@@ -117,7 +131,8 @@ def cluster(workdir: str, n_shards: int, chunk: int) -> dict:
             "total_s": round(t3 - t0, 1), "removed": removed, "cluster_members": members.num_rows,
             "peak_rss_after_clustering_mib": round(peak_cluster, 1),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "cpu_s": round(time.process_time(), 1)}
+            "cpu_s": round(time.process_time(), 1), "min_similarity": min_similarity,
+            "candidate_pairs_dropped": sum(clusters.dropped.values())}
 
 
 def main() -> None:
@@ -127,26 +142,28 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=4_000_000)
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default=str(ROOT / "docs/dedup_scale.json"))
+    ap.add_argument("--min-similarity", type=float, default=0.0)
     ap.add_argument("--step", choices=["generate", "cluster"])
     ap.add_argument("--n", type=int)
     ap.add_argument("--s", type=int)
     args = ap.parse_args()
     if args.step == "generate":
         t0 = time.perf_counter()
-        n_dup = generate(args.workdir, args.n, args.s)
+        n_dup = generate(args.workdir, args.n, args.s, with_signatures=args.min_similarity > 0)
         print(json.dumps({"duplicates": n_dup, "generate_s": round(time.perf_counter() - t0, 1)}))
         return
     if args.step == "cluster":
-        print(json.dumps(cluster(args.workdir, args.s, args.chunk)))
+        print(json.dumps(cluster(args.workdir, args.s, args.chunk, args.min_similarity)))
         return
     shards = args.shards or [64 if n <= 1_000_000 else 256 for n in args.docs]
     results = []
     for n, s in zip(args.docs, shards):
         work = tempfile.mkdtemp(prefix="dedup-scale-", dir=args.workdir)
         try:
-            gen = _run(["--step", "generate", "--workdir", work, "--n", str(n), "--s", str(s)])
+            sim = ["--min-similarity", str(args.min_similarity)]
+            gen = _run(["--step", "generate", "--workdir", work, "--n", str(n), "--s", str(s), *sim])
             disk = sum(f.stat().st_size for f in Path(work).iterdir())
-            res = _run(["--step", "cluster", "--workdir", work, "--s", str(s), "--chunk", str(args.chunk)])
+            res = _run(["--step", "cluster", "--workdir", work, "--s", str(s), "--chunk", str(args.chunk), *sim])
             row = {"documents": n, "shards": s, "chunk": args.chunk, "bucket_files_mib": round(disk / 2**20),
                    "expected_removed": gen["duplicates"], **gen, **res, "correct": res["removed"] == gen["duplicates"]}
             results.append(row)

@@ -35,7 +35,8 @@ METHODS = {
     "py3langid": "py3langid",
     "lingua high (all languages)": "lingua",
     "old default: fastText + lingua (all languages) below 0.5": {"second_opinion": "lingua", "second_opinion_below": 0.5},
-    "new default: fastText + lingua among fastText's candidates below 0.9": {},
+    "new default: fastText then lingua among fastText's and py3langid's candidates below 0.9": {},
+    "new route without a model budget (max_models 75)": {"max_models": 75},
 }
 
 
@@ -128,10 +129,18 @@ def shard_texts(n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def speed_worker(method: str, docs_path: str) -> dict:
-    """In a fresh process: CPU seconds from start (imports and model loading included) to the last label."""
+def peak_rss_mib() -> int:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent across fork and exec)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
     import resource
 
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def speed_worker(method: str, docs_path: str) -> dict:
+    """In a fresh process: CPU seconds from start (imports and model loading included) to the last label."""
     texts = json.loads(Path(docs_path).read_text())
     c0 = time.process_time()  # the interpreter's start-up before this line is not counted, for every method alike
     predict = predictor(method)
@@ -141,13 +150,14 @@ def speed_worker(method: str, docs_path: str) -> dict:
     for lab in labels:
         langs[lab] += 1
     return {"docs": len(texts), "cpu_s": round(cpu, 2), "docs_per_cpu_s": round(len(texts) / cpu, 1),
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_mib": peak_rss_mib(),
             "languages": len(langs)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(ROOT.parent / "shared/data/langid"))
+    ap.add_argument("--data", default=str(next((p for p in (ROOT.parent / "shared/data/langid", ROOT.parents[1] / "shared/data/langid")
+                                                if p.exists()), ROOT.parent / "shared/data/langid")))
     ap.add_argument("--per-lang", type=int, default=0, help="rows per language and set (0: all)")
     ap.add_argument("--shard-docs", type=int, default=10000)
     ap.add_argument("--lingua-shard-docs", type=int, default=2000, help="lingua alone is slow: a smaller shard")

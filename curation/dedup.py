@@ -56,7 +56,7 @@ class DedupConfig:
     near: bool = True
     keep: str = "longest"
     scope: str = "snapshot"
-    min_similarity: float = 0.0  # candidate pairs whose estimated Jaccard is below this are not linked (0: off)
+    min_similarity: float = 0.7  # candidate pairs whose estimated Jaccard is below this are not linked (0: off)
 
     def __post_init__(self):
         if not 0.0 <= self.min_similarity <= 1.0:

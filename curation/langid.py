@@ -38,9 +38,9 @@ class LangIdConfig:
     second_opinion: str = "lingua-candidates"
     second_opinion_below: float = 0.9  # fastText scores under this ask the second model
     batch_size: int = 512
-    candidates: int = 3  # lingua-candidates: fastText's top labels lingua chooses among (plus 8 lid.176 lacks)
+    candidates: int = 3  # lingua-candidates: fastText's top labels lingua chooses among (+ py3langid's, + 8 lid.176 lacks)
     high_accuracy_below_chars: int = 120  # lingua-candidates: shorter texts use lingua's high-accuracy models
-    max_models: int = 16  # lingua-candidates: high-accuracy languages resident before all are unloaded
+    max_models: int = 16  # lingua-candidates: languages whose high-accuracy models may be resident
     lingua_max_chars: int = 1000  # lingua reads this much of a document
 
     def __post_init__(self) -> None:
@@ -128,9 +128,12 @@ class LanguageIdentifier:
     def _second_opinion(self, text: str, top: list[dict]) -> dict:
         c = self.config
         if c.second_opinion == "lingua-candidates":
-            codes = candidates([t["language"] for t in top[:c.candidates]])
-            short = len(text) < c.high_accuracy_below_chars
-            best = shared_detectors(c.max_models, low_accuracy=not short).best(text[:c.lingua_max_chars], codes)
+            py3 = _load_py3langid().classify(text)[0]  # a second proposer: it knows languages fastText misranks
+            codes = candidates([t["language"] for t in top[:c.candidates]] + [fasttext_label(py3)])
+            high = shared_detectors(c.max_models, low_accuracy=False)
+            use = high if len(text) < c.high_accuracy_below_chars and high.fits(codes) else \
+                shared_detectors(c.max_models, low_accuracy=True)
+            best = use.best(text[:c.lingua_max_chars], codes)
             if best is None:
                 return {}
             return {"language": best[0], "language_score": best[1], "langid_model": "lingua-candidates"}

@@ -2,11 +2,13 @@
 
 A lingua detector built from all 75 languages loads each language's models the first time the
 rule-based filter lets it through: 1.1 GB and about 13 s for a process that sees many languages. Here a
-detector is built from a few candidates only (fastText's top-k labels, mapped to lingua's languages, plus
-the languages lid.176 cannot name), so a text loads at most those models. Detectors are cached per
-candidate set for the process (lingua shares loaded models between detectors), and when more than
-``max_models`` languages have been loaded, every model is unloaded and reloads on demand: the resident
-models stay bounded (about 25 MB each in high-accuracy mode).
+detector is built from a few candidates only (fastText's top-k labels and py3langid's label, mapped to
+lingua's languages, plus the languages lid.176 cannot name), so a text loads at most those models. Detectors are cached per
+candidate set for the process (lingua shares loaded models between detectors). Texts of at least 120
+characters use lingua's low-accuracy (trigram) models, 1-2 MB a language; shorter ones the high-accuracy
+models, 5-40 MB a language, for at most ``max_models`` languages per process: a short text whose
+candidates would pass that budget uses the low-accuracy models too. (Unloading and reloading instead
+costs about a second per text once the budget is reached: measured, and dropped.)
 """
 
 from __future__ import annotations
@@ -56,17 +58,15 @@ class CandidateDetectors:
         self.low_accuracy = low_accuracy
         self._detectors: dict[frozenset, object] = {}
         self._languages: set[str] = set()
-        self.resets = 0
+
+    def fits(self, codes: frozenset) -> bool:
+        """Whether these candidates' models can be resident within ``max_models`` languages (always true for
+        low-accuracy models: 1-2 MB a language, all 75 in about 100 MB)."""
+        return self.low_accuracy or len(self._languages | codes) <= self.max_models
 
     def _detector(self, codes: frozenset):
         det = self._detectors.get(codes)
         if det is None:
-            if len(self._languages | codes) > self.max_models and self._detectors:
-                for d in self._detectors.values():
-                    d.unload_language_models()  # lingua reuses the freed memory for the next models
-                self._detectors.clear()
-                self._languages.clear()
-                self.resets += 1
             from lingua import LanguageDetectorBuilder
 
             known = lingua_codes()
