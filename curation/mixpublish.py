@@ -52,7 +52,8 @@ def interleave_order(parts: list[dict], seed: int) -> list[dict]:
     few at a time; within a part the rows are already shuffled."""
     import xxhash
 
-    return sorted(parts, key=lambda p: (xxhash.xxh3_64_intdigest(f"{seed}:interleave:{p['file']}".encode()), p["file"]))
+    name = lambda p: posixpath.basename(p["file"])  # not the version folder: the same order on every rebuild
+    return sorted(parts, key=lambda p: (xxhash.xxh3_64_intdigest(f"{seed}:interleave:{name(p)}".encode()), name(p)))
 
 
 def versions(store, name: str) -> list[str]:
