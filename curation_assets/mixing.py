@@ -8,7 +8,6 @@ mixture's ``automation`` key (eager | manual | {cron: ...}) sets its AutomationC
 """
 
 
-import glob
 import os
 import re
 import time
@@ -22,19 +21,13 @@ from curation.mixing import MixtureConfig, automation_spec
 from curation.mixsource import CORPORA, Unit, corpus_rows, units as mixture_units
 from curation_assets.common import fail_fast
 from curation_assets import automation
-from curation_assets.settings import PROJECT_ROOT
+from curation_assets.settings import PROJECT_ROOT, mixture_files
 from resources import StorageResource
 
 MIXTURE_VERSION = "mixture-v2"
-MIXTURES_DIR = os.environ.get("CURATION_MIXTURES", str(PROJECT_ROOT / "mixtures"))
-DEFAULT_MIXTURE = str(Path(MIXTURES_DIR) / "demo.yaml")
-#: eager mixtures use this condition (the lead may swap in the project's data-version-keyed condition)
+DEFAULT_MIXTURE = str(PROJECT_ROOT / "mixtures" / "demo.yaml")
 # eager, keyed on data versions: a rerun that recomputed nothing upstream does not rebuild the mixture
 EAGER = automation.ON_CHANGE
-
-
-def mixture_files() -> list[str]:
-    return sorted(glob.glob(os.path.join(MIXTURES_DIR, "*.yaml")))
 
 
 class CorporaConfig(dg.Config):

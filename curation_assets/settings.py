@@ -48,6 +48,8 @@ class Settings:
     # documents longer than this are not rewritten (None: no limit); 1500 is one chunk on the CPU default
     rewrite_max_chars: int | None = 1500
     dask: bool = False  # offer the curate_shards_dask job in the UI (a deployment running a Dask cluster)
+    # the mixture definitions: a folder of *.yaml (one asset each) or a single .yaml file
+    mixtures: str = str(PROJECT_ROOT / "mixtures")
 
     def __post_init__(self):
         if not isinstance(self.num_shards, int) or not 1 <= self.num_shards <= MAX_SHARDS:
@@ -72,6 +74,7 @@ class Settings:
             rewrite_max_documents=_limit(env, "CURATION_REWRITE_MAX_DOCS", "1", 0),
             rewrite_max_chars=_limit(env, "CURATION_REWRITE_MAX_CHARS", "1500", 1),
             dask=env.get("CURATION_DASK", "").strip().lower() in ("1", "true", "yes"),
+            mixtures=env.get("CURATION_MIXTURES") or str(PROJECT_ROOT / "mixtures"),
         )
 
 
@@ -111,3 +114,13 @@ def rewrite_max_documents() -> int | None:
 
 def rewrite_max_chars() -> int | None:
     return current().rewrite_max_chars
+
+
+def mixture_files() -> list[str]:
+    """The mixture definitions in force: every ``*.yaml`` of the folder, or the one file named."""
+    import glob
+
+    where = current().mixtures
+    if where.endswith((".yaml", ".yml")):
+        return [str(Path(where).resolve())]
+    return sorted(glob.glob(os.path.join(where, "*.yaml")))

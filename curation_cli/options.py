@@ -27,7 +27,7 @@ def add_run_arguments(r: argparse.ArgumentParser) -> None:
                    help="worker processes that run partitions side by side (default: the number of cores, "
                         f"{os.cpu_count()} here)")
     r.add_argument("--snapshots", help="comma-separated snapshots to run (default: all under the crawl root)")
-    r.add_argument("--mixture", help="mixture YAML to build (default mixtures/demo.yaml)")
+    r.add_argument("--mixture", help="mixture YAML to build (default: every mixtures/*.yaml, or $CURATION_MIXTURES)")
     r.add_argument("--no-mixture", action="store_true", help="stop before the mixing assets")
     r.add_argument("--no-rewrite", action="store_true", help="select nothing for LLM rewriting")
     r.add_argument("--rewrite-docs", type=_int_at_least(0),
@@ -59,6 +59,8 @@ def settings_from_args(args):
         changes["rewrite_max_documents"] = args.rewrite_docs
     if args.rewrite_max_chars is not None:
         changes["rewrite_max_chars"] = args.rewrite_max_chars
+    if args.mixture:  # build this mixture definition only (one asset, mixtures/<file stem>)
+        changes["mixtures"] = str(Path(args.mixture).resolve())
     s = dataclasses.replace(s, **changes)
     rewrite: dict = {"enabled": not args.no_rewrite}
     if args.rewrite_server:
@@ -80,8 +82,5 @@ def settings_from_args(args):
 
 
 def mixture_config(args) -> dict:
-    """Op config of the mixing assets for ``--mixture`` (applied to the ops of that name a run contains)."""
-    if not args.mixture:
-        return {}
-    path = str(Path(args.mixture).resolve())
-    return {"mixture": {"config": {"path": path}}, "corpora": {"config": {"path": path}}}
+    """Op config for the run's items (none: ``--mixture`` selects the mixture definition through the settings)."""
+    return {}

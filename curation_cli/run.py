@@ -37,6 +37,23 @@ def _snapshots(source, wanted: str | None) -> list[str]:
     return snapshots
 
 
+def _check_mixtures(err, snapshots: list[str]) -> None:
+    """Every mixture definition in force is checked before any stage runs: one line per problem, naming the
+    file and the key, and nothing runs."""
+    from curation.mixture_check import validate_mixture_file
+    from curation_assets.settings import current, mixture_files
+    from curation_cli.errors import CliError
+
+    files = mixture_files()
+    if not files:
+        raise CliError(f"no mixture definition (*.yaml) in {current().mixtures}")
+    problems = [p for f in files for p in validate_mixture_file(f, snapshots)]
+    for p in problems:
+        err.print(f"[red]{p}", soft_wrap=True, highlight=False)
+    if problems:
+        raise CliError(f"{len(problems)} problem(s) in the mixture definitions above; nothing was run")
+
+
 def run(args) -> int:
     import warnings
 
@@ -64,6 +81,8 @@ def run(args) -> int:
 
     defs = build_definitions(settings, overrides)
     snapshots = _snapshots(defs.resources["crawl"].source(), args.snapshots)
+    if not args.no_mixture:
+        _check_mixtures(err, snapshots)
     lock = inst.lock_home(home)  # held (open) until this process exits
     instance = inst.open_instance(home)
     for run_id in inst.fail_orphaned_runs(instance):

@@ -6,6 +6,8 @@ from collections import Counter
 
 from rich.table import Table
 
+from curation.keep import MIN_LANGUAGE_SCORE
+
 COUNTS = {"records_in", "files"}  # stored among the notes, but counts rather than caveats
 
 
@@ -33,7 +35,7 @@ def print_summary(console, store, snapshots, shards, seconds, counts: Counter, o
                   f"unchanged: {counts['labels unchanged']}")
     console.print(f"outputs     {store.asset_url('')}  (documents, language, minhash_signatures, dedup_clusters, dedup)")
     console.print(f"records in  {docs_in:,}   documents out {docs_out:,}   dropped {sum(dropped.values()):,}   "
-                  f"language score >= 0.65: {above:,}")
+                  f"language score >= {MIN_LANGUAGE_SCORE}: {above:,}")
     if notes:  # kept documents with a caveat (truncated file, charset fallback), and unreadable input files
         console.print("notes       " + ", ".join(f"{k} {v:,}" for k, v in notes.most_common()), soft_wrap=True)
     t = Table("language", "documents", title="documents per language (labels; no language is dropped here)")
@@ -61,7 +63,7 @@ def print_summary(console, store, snapshots, shards, seconds, counts: Counter, o
                   f"{r.get('url_duplicate', 0):,}", f"{r.get('minhash_duplicate', 0):,}", f"{c['clusters']:,}")
     console.print(t)
     _rewrites(console, store, snapshots, shards, counts["chunks generated"])
-    _mixtures(console, store)
+    _mixtures(console, store, outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
     blocked = [o for o in outcomes if o.status == "blocked"]
     for o in failed:
@@ -95,15 +97,29 @@ def _rewrites(console, store, snapshots, shards, generated_now: int) -> None:
     console.print(t)
 
 
-def _mixtures(console, store) -> None:
-    for name in store.snapshots("mixtures"):
+def _mixtures(console, store, outcomes) -> None:
+    """The mixtures this command built (or found up to date), never a previous build's table after a failure."""
+    import os
+
+    import yaml
+
+    from curation_assets.settings import mixture_files
+
+    built = {a for o in outcomes if o.status == "done" for a in o.item.assets if a.startswith("mixtures/")}
+    for path in mixture_files():
+        if f"mixtures/{os.path.splitext(os.path.basename(path))[0]}" not in built:
+            continue
+        with open(path) as fh:
+            name = (yaml.safe_load(fh) or {}).get("name") or os.path.splitext(os.path.basename(path))[0]
         if not store.side_exists("mixtures", name, "manifest.json"):
             continue
         with store.fs.open(store.side_path("mixtures", name, "manifest.json")) as fh:
             man = json.load(fh)
+        card = store.side_url("mixtures", name, f"{man['version']}/DATA_CARD.md") if man.get("version") else \
+            store.side_url("mixtures", name, "DATA_CARD.md")
         t = Table("group", "target", "achieved", "tokens", "documents", "repetition", "shortfall",
-                  title=f"mixture {name}: {man['total_tokens']:,} tokens in {len(man['shards'])} shards "
-                        f"(data card: {store.side_url('mixtures', name, 'DATA_CARD.md')})")
+                  title=f"mixture {name} ({man.get('version', '')}): {man['total_tokens']:,} tokens in "
+                        f"{len(man['shards'])} parts (data card: {card})")
         for g in man["groups"]:
             t.add_row(g["group"], f"{g['target_weight']:.3f}", f"{g['achieved_weight']:.3f}", f"{g['tokens']:,}",
                       f"{g['documents']:,}", f"{g['repetition']:.2f}", f"{g['shortfall_tokens']:,}")
