@@ -28,6 +28,28 @@ def nowrap(name: str) -> str:
     return "`" + str(name).replace("-", "\u2011").replace("/", "/\u2060").replace(".", ".\u2060") + "`"
 
 
+def _classifier_section(clf: dict | None) -> list[str]:
+    """How far the quality score (and so the buckets) agrees with people: held-back human labels, beside document
+    length alone and the heuristic verdict."""
+    if not clf:
+        return []
+    out = ["", "## How good is the quality score", "",
+           f"Classifier `{clf.get('kind')}` ({(clf.get('report') or {}).get('candidate', 'recipe')}); buckets: "
+           f"{clf.get('reference', 'deciles of the crawl sample')}."]
+    h = clf.get("human_labels") or {}
+    if h:
+        length, heur = h.get("length") or {}, h.get("heuristics") or {}
+        out += ["", f"Agreement with {h.get('examples', '?')} held-back human quality labels:", "",
+                "| scorer | ROC AUC | keep-decision accuracy |", "|---|---:|---:|",
+                f"| this classifier | {h.get('roc_auc', float('nan')):.3f} | {h.get('accuracy', float('nan')):.3f} |",
+                f"| document length alone | {length.get('roc_auc', float('nan')):.3f} | "
+                f"{length.get('accuracy', float('nan')):.3f} |",
+                f"| heuristic verdict | | {heur.get('accuracy', float('nan')):.3f} |"]
+    else:
+        out += ["", "Not measured against human labels (no labelled file was given)."]
+    return out
+
+
 def data_card(man: dict, stats: dict) -> tuple[str, dict[str, str]]:
     """A Markdown data card and its SVG charts: (Markdown, {file name: SVG text}) to publish beside it."""
     charts = {"languages.svg": _bar_svg(stats.get("languages", {}), "documents per language (in the mixture)"),
@@ -46,6 +68,7 @@ def data_card(man: dict, stats: dict) -> tuple[str, dict[str, str]]:
               f"{'required' if cfg['require_quality_pass'] else 'not required'}, quality bucket >= "
               f"{cfg['min_quality_bucket']}.", "", "| rule | documents removed |", "|---|---:|"]
     lines += [f"| {k} | {v:,} |" for k, v in stats.get("removed", {}).items()]
+    lines += _classifier_section(stats.get("classifier"))
     lines += ["", "## Deduplication per snapshot", "", "| snapshot | documents | removed as duplicates | rate |",
               "|---|---:|---:|---:|"]
     for s, d in sorted(stats.get("dedup", {}).items()):

@@ -153,7 +153,7 @@ def finalize(config, plans: dict, outputs: list[dict], report, extra: dict) -> t
     stats = {"sources": {k[7:]: v for k, v in report.items() if k.startswith("source:")},
              "removed": {k: v for k, v in report.items() if not k.startswith(("source:", "dedup:", "note:"))},
              "dedup": dedup, "languages": dict(langs), "quality_buckets": dict(sorted(buckets.items())),
-             "tokenizer": extra.get("tokenizer"),
+             "tokenizer": extra.get("tokenizer"), "classifier": extra.get("classifier"),
              "notes": [f"{k[5:]}: {v:,} documents (the mixture's tokenizer differs from the stored counts')"
                        for k, v in report.items() if k.startswith("note:") and v]}
     man = manifest(results, config, parts, {**extra, "stats": stats})

@@ -97,6 +97,19 @@ def _lenient(path: str) -> dict:
         return {}
 
 
+def _classifier_summary(store) -> dict | None:
+    """What the data card says about the quality score: the classifier's kind, recipe, bucket reference and its
+    agreement with held-back human labels (from quality_classifier's classifier.json; None before it exists)."""
+    import json
+
+    if not store.side_exists("quality_classifier", "_all", "classifier.json"):
+        return None
+    with store.fs.open(store.side_path("quality_classifier", "_all", "classifier.json"), "r") as fh:
+        meta = json.load(fh)
+    return {k: meta.get(k) for k in ("kind", "human_labels", "reference")} | {
+        "report": {"candidate": (meta.get("report") or {}).get("candidate")}}
+
+
 def automation_condition(raw: dict) -> dg.AutomationCondition | None:
     try:
         kind, cron = automation_spec(raw.get("automation", "eager"))
@@ -196,7 +209,7 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
             seconds = plan["plan_seconds"] + sum(o["seconds"] for o in outputs)
             man, files = finalize(cfg, plans, outputs, Counter(plan["report"]), {
                 "fingerprint": plan["fingerprint"], "version": plan["version"], "tokenizer": plan["tokenizer"],
-                "seconds": round(seconds, 2)})
+                "seconds": round(seconds, 2), "classifier": _classifier_summary(store)})
             man["removed_versions"] = flip(store, cfg, plan["version"], man, files)
             card, recomputed = files["DATA_CARD.md"], True
         return dg.Output(None, data_version=dg.DataVersion(plan["fingerprint"]), metadata={
