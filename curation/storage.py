@@ -216,10 +216,11 @@ class ShardStore:
     # Side files: binary files beside a snapshot's tables (dedup bucket files and indexes).
 
     def side_path(self, asset: str, snapshot: str, name: str) -> str:
-        """A side file's path (``snapshot`` is a snapshot, a mixture name...); checked to stay inside the base."""
-        return posixpath.join(self._base_path, safe_relative(asset, "asset name", single=True),
-                              safe_relative(snapshot, "snapshot or mixture name", single=True),
-                              safe_relative(name, "side file name"))
+        """A side file's path (``snapshot`` is a snapshot, a mixture name...; ``name`` "" is their folder); checked
+        to stay inside the base."""
+        folder = posixpath.join(self._base_path, safe_relative(asset, "asset name", single=True),
+                                safe_relative(snapshot, "snapshot or mixture name", single=True))
+        return posixpath.join(folder, safe_relative(name, "side file name")) if name else folder
 
     def side_url(self, asset: str, snapshot: str, name: str) -> str:
         p = self.side_path(asset, snapshot, name)
