@@ -6,6 +6,7 @@ An item starts when the items it depends on are done. A failed item blocks only 
 """
 
 import dataclasses
+import os
 import multiprocessing
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -44,10 +45,13 @@ def _die_with_parent() -> None:
 
 
 def init_worker(settings, overrides: dict, home: str, tags: dict, log_level: str = "CRITICAL",
-                pool_worker: bool = False) -> None:
+                pool_worker: bool = False, threads: int | None = None) -> None:
     """Load the settings, the definitions and the instance once per worker process."""
     if pool_worker:
         _die_with_parent()
+    if threads:  # before torch is imported: N workers x all-core OpenMP pools would spin against each other
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(var, str(threads))
     warnings.filterwarnings("ignore")  # Dagster's beta/preview notices would break the progress display
     from curation_assets import settings as settings_module
 
@@ -135,7 +139,8 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
         pool = _Inline()
     else:  # spawn: a worker never inherits the parent's Dagster threads or SQLite connections
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_worker, initargs=(*init_args, True))
+                                   initializer=init_worker,
+                                   initargs=(*init_args, True, max(1, (os.cpu_count() or 1) // workers)))
     outcomes: dict[int, Outcome] = {}
     running: dict[Future, int] = {}
     waiting = list(range(len(items)))
