@@ -33,7 +33,8 @@ def print_summary(console, store, snapshots, shards, seconds, counts: Counter, o
     console.print(f"\n[bold]done in {seconds:.1f}s[/bold]  shards recomputed: {counts['recomputed']}, "
                   f"up to date: {counts['up to date']}; dedup labels rewritten: {counts['labels rewritten']}, "
                   f"unchanged: {counts['labels unchanged']}")
-    console.print(f"outputs     {store.asset_url('')}  (documents, language, minhash_signatures, dedup_clusters, dedup)")
+    console.print(f"outputs     {store.base}/  (one folder per asset: documents, language, tokens, dedup, quality, "
+                  "rewrites, mixtures, ...)")
     console.print(f"records in  {docs_in:,}   documents out {docs_out:,}   dropped {sum(dropped.values()):,}   "
                   f"language score >= {MIN_LANGUAGE_SCORE}: {above:,}")
     if notes:  # kept documents with a caveat (truncated file, charset fallback), and unreadable input files
