@@ -11,7 +11,7 @@ from collections import defaultdict
 
 # assets that sample what is materialised (the quality classifier draws its negatives from the documents that
 # exist): a failed upstream partition shrinks the sample instead of failing them, as long as one succeeded
-SAMPLES_WHAT_EXISTS = {"quality_classifier"}
+SAMPLES_WHAT_EXISTS = {"quality_annotations", "quality_classifier"}
 
 
 @dataclasses.dataclass(frozen=True)

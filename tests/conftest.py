@@ -77,3 +77,13 @@ def wait_for_http(url: str, proc, timeout: float, what: str) -> None:
             pass
         time.sleep(1)
     pytest.fail(f"{what} did not answer within {timeout:.0f} s")
+
+
+def write_mixture(folder: Path, name: str = "auto") -> Path:
+    """A mixture definition that any subset of the sample crawl can produce (crawl and rewrites by source, no
+    per-snapshot groups), for tests whose crawl holds other snapshots than mixtures/demo.yaml names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(f"name: {name}\nsnapshots: all\nrewrites: true\ngroup_by: [source]\n"
+                    "weights: {crawl: 0.95, rewrite: 0.05}\ntotal_tokens: 5000\nshard_tokens: 5000\nseed: 0\n")
+    return path

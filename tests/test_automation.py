@@ -12,10 +12,11 @@ import pytest
 
 from curation.sharding import shard_index, shard_keys
 from curation.warc_writer import response, warc_gz
-from curation_assets.definitions import defs
+from curation_assets.definitions import ASSETS, defs
+from curation_assets.mixing import mixture_assets
 from resources import CrawlSourceResource, StorageResource
 from sensors import crawl_sensor
-from tests.conftest import sample_file, write_crawl
+from tests.conftest import sample_file, write_crawl, write_mixture
 
 SNAP = "CC-MAIN-2024-22"
 FILES = ["jwarc-commoncrawl.org.warc.gz", "dolma-wget-2024.sample-0000.warc.gz"]
@@ -31,7 +32,13 @@ def _sensor_tick(instance, resources, cursor):
     return res
 
 
-def _drive(instance, resources, cursor, max_ticks=15):
+def _defs(mixture) -> dg.Definitions:
+    """The project's assets with one mixture, ``mixture`` (the demo's names snapshots this crawl lacks)."""
+    assets = [a for a in ASSETS if not a.key.to_user_string().startswith("mixtures/")] + mixture_assets([str(mixture)])
+    return dg.Definitions(assets=assets, resources=defs.resources, executor=dg.in_process_executor)
+
+
+def _drive(instance, resources, cursor, max_ticks=15, defs=defs):
     """Evaluate the automation conditions and execute what they request, until a tick requests nothing.
     Returns (cursor, Counter of (asset, recomputed) materialisations, ticks with requests)."""
     assets = [a for a in defs.assets if hasattr(a, "key")]
@@ -53,7 +60,9 @@ def _drive(instance, resources, cursor, max_ticks=15):
                 mat = ev.materialization
                 entry = mat.metadata.get("recomputed")  # corpora: one flag per corpus; the classifier: always
                 flag = True if entry is None else entry.value
-                done[(mat.asset_key.to_user_string(), any(flag.values()) if isinstance(flag, dict) else flag)] += 1
+                key = mat.asset_key.to_user_string()
+                key = "mixture" if key.startswith("mixtures/") else key
+                done[(key, any(flag.values()) if isinstance(flag, dict) else flag)] += 1
     pytest.fail(f"automation still requesting after {max_ticks} ticks: {done}")
 
 
@@ -63,11 +72,12 @@ def test_new_snapshot_and_replaced_file_flow_to_the_mixture_and_nothing_else(tmp
     resources = {**defs.resources, "crawl": CrawlSourceResource(root=str(root)),
                  "storage": StorageResource(base=str(tmp_path / "out"))}
     resources["rewrite_settings"] = resources["rewrite_settings"].model_copy(update={"max_documents_per_shard": 0})
+    test_defs = _defs(write_mixture(tmp_path / "mixtures"))
     with dg.instance_for_test() as instance:
-        cursor, _, _ = _drive(instance, resources, None)  # the first evaluation requests nothing
+        cursor, _, _ = _drive(instance, resources, None, defs=test_defs)  # the first evaluation requests nothing
         tick = _sensor_tick(instance, resources, None)
         assert len(tick.asset_events) == 4  # every shard, the two empty ones too: clustering needs all four
-        cursor, done, _ = _drive(instance, resources, cursor)
+        cursor, done, _ = _drive(instance, resources, cursor, defs=test_defs)
         assert done[("documents", True)] == 4 and done[("dedup_clusters", True)] == 1
         assert done[("quality_classifier", True)] == 1 and done[("mixture", True)] == 1, done
         assert done[("rewrites", True)] == 4 and done[("mixture", False)] == 0, done
@@ -75,7 +85,7 @@ def test_new_snapshot_and_replaced_file_flow_to_the_mixture_and_nothing_else(tmp
         # nothing changed: the sensor records nothing, automation requests nothing
         again = _sensor_tick(instance, resources, tick.cursor)
         assert again.asset_events == []
-        assert _drive(instance, resources, cursor)[1] == Counter()
+        assert _drive(instance, resources, cursor, defs=test_defs)[1] == Counter()
 
         # one WARC file replaced: exactly its shard, the snapshot's clusters, changed labels, the mixture
         rel = rels[0]
@@ -84,7 +94,7 @@ def test_new_snapshot_and_replaced_file_flow_to_the_mixture_and_nothing_else(tmp
         shard = shard_keys(4)[shard_index(rel, 4)]
         third = _sensor_tick(instance, resources, again.cursor)
         assert [ev.partition for ev in third.asset_events] == [f"{shard}|{SNAP}"]
-        cursor, done, _ = _drive(instance, resources, cursor)
+        cursor, done, _ = _drive(instance, resources, cursor, defs=test_defs)
         for asset in ("documents", "language", "minhash_signatures", "quality"):
             assert done[(asset, True)] == 1 and done[(asset, False)] == 0, (asset, done)
         assert done[("rewrites", True)] == 1, done  # the others ran beside their dedup labels, up to date

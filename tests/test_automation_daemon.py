@@ -16,7 +16,7 @@ from dagster._core.instance.ref import InstanceRef
 import pytest
 
 from curation.sharding import shard_index, shard_keys
-from tests.conftest import ROOT, free_port, sample_file, write_crawl
+from tests.conftest import ROOT, free_port, sample_file, write_crawl, write_mixture
 
 SNAP = "CC-MAIN-2024-22"
 FILES = ["jwarc-commoncrawl.org.warc.gz", "dolma-wget-2024.sample-0000.warc.gz"]
@@ -27,7 +27,7 @@ ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagste
 
 def _mixture_keys(instance) -> list[dg.AssetKey]:
     """Mixture assets by key prefix (one per mixtures/*.yaml once they come from a factory)."""
-    return [k for k in instance.get_asset_keys() if k.path[0] == "mixture"] or [dg.AssetKey("mixture")]
+    return [k for k in instance.get_asset_keys() if k.path[0] in ("mixture", "mixtures")] or [dg.AssetKey("mixture")]
 
 
 def _materialisations(instance, key: str | dg.AssetKey, after: float) -> list:
@@ -80,7 +80,8 @@ def test_new_snapshot_and_replaced_file_reach_the_mixture_by_themselves(tmp_path
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "CURATION_OUTPUT": str(tmp_path / "out"),
            "CURATION_CRAWL_ROOT": str(root), "CURATION_NUM_SHARDS": "2", "CURATION_REWRITE_MAX_DOCS": "0",
-           "CURATION_SENSOR": "on", "CURATION_SENSOR_INTERVAL": "5", "CURATION_AUTOMATION_INTERVAL": "5"}
+           "CURATION_SENSOR": "on", "CURATION_SENSOR_INTERVAL": "5", "CURATION_AUTOMATION_INTERVAL": "5",
+           "CURATION_MIXTURES": str(write_mixture(tmp_path / "mixtures"))}
     env.pop("CURATION_AUTOMATION", None)
     port = free_port()
     log = open(tmp_path / "dagster-dev.log", "w")  # a file, not a pipe: an unread pipe fills and blocks every run

@@ -85,7 +85,7 @@ def test_a_failed_shard_fails_only_its_snapshot(tmp_path):
     p = _run(tmp_path, crawl, tmp_path / "home", tmp_path / "out", "--workers", "2")
     assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-2000:]
     failed = [ln for ln in p.stdout.splitlines() if ln.startswith("FAILED")]
-    assert failed == ["FAILED documents+language+minhash_signatures CC-MAIN-2024-22 shard 0000: InputFileError: input "
+    assert failed == ["FAILED documents+language+minhash_signatures+tokens CC-MAIN-2024-22 shard 0000: InputFileError: input "
                       f"file listed but missing: {crawl}/crawl-data/CC-MAIN-2024-22/segments/s/warc/gone.warc.gz"]
     assert "Exceeded max_retries" not in p.stdout + p.stderr and "Traceback" not in p.stdout + p.stderr
     assert "not run, downstream of a failure: 4 partitions" in p.stdout
