@@ -112,9 +112,17 @@ def train_fasttext(positives: list[str], negatives: list[str], out_path: str,
         with open(data, "w") as fh:
             for lab, t in train:
                 fh.write(f"{lab} {fasttext_line(t)}\n")
-        model = fasttext.train_supervised(input=data, epoch=config.epoch, lr=config.lr, wordNgrams=config.word_ngrams,
-                                          dim=config.dim, minCount=config.min_count, bucket=config.bucket, seed=config.seed, thread=1,
-                                          verbose=0)
+        lr = config.lr
+        while True:  # fastText diverges ("Encountered NaN") on some small sets at lr 0.5: halve it and train again
+            try:
+                model = fasttext.train_supervised(input=data, epoch=config.epoch, lr=lr, wordNgrams=config.word_ngrams,
+                                                  dim=config.dim, minCount=config.min_count, bucket=config.bucket,
+                                                  seed=config.seed, thread=1, verbose=0)
+                break
+            except RuntimeError as exc:
+                if "NaN" not in str(exc) or lr < config.lr / 8:
+                    raise
+                lr /= 2
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         tmp_model = out_path + ".tmp"
         model.save_model(tmp_model)
@@ -122,7 +130,7 @@ def train_fasttext(positives: list[str], negatives: list[str], out_path: str,
     _MODELS.clear()
     scorer = FastTextScorer(out_path)
     report = {"train": {"positives": sum(lab == POSITIVE for lab, _ in train),
-                        "negatives": sum(lab == NEGATIVE for lab, _ in train)},
+                        "negatives": sum(lab == NEGATIVE for lab, _ in train), "lr": lr},
               "holdout": evaluate(scorer, [t for _, t in hold], [lab == POSITIVE for lab, _ in hold])}
     return report
 

@@ -61,7 +61,8 @@ def _tokens(store, snapshot: str, shard: str, ids, tokenizer: str | None, tid: s
                        filters=pc.field("id").isin(pa.array(ids, pa.string())))
     texts = table.column(text_column).to_pylist()
     return pl.DataFrame({"id": table.column("id").to_pylist(),
-                         "tokens": count_tokens(texts, load_tokenizer(tokenizer))}), True
+                         "tokens": count_tokens(texts, load_tokenizer(tokenizer)) if texts else []},
+                        schema={"id": pl.String, "tokens": pl.Int64}), True
 
 
 def crawl_candidates(store, unit: Unit, config: MixtureConfig, tid: str, report: Counter):

@@ -75,4 +75,4 @@ def test_shards_materialised_across_dask_workers_match_a_single_process_run(smal
             for asset, cols in (("documents", COLUMNS), ("language", ["id", "language", "language_score"]),
                                 ("minhash_signatures", ["id", "text_hash", "bands"]))}
     assert outputs["single"] == outputs["dask"]
-    assert len(outputs["single"]["documents"]) > 20
+    assert len(outputs["single"]["documents"]) > 10  # 13 with the cleaned default extractor
