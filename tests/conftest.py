@@ -68,7 +68,7 @@ def wait_for_http(url: str, proc, timeout: float, what: str) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read()
+            out = proc.stdout.read() if proc.stdout else "(its output went to a log file)"
             pytest.fail(f"{what} exited: {(out.decode() if isinstance(out, bytes) else out)[-3000:]}")
         try:
             if requests.get(url, timeout=2).ok:

@@ -16,7 +16,7 @@ from dagster._core.instance.ref import InstanceRef
 import pytest
 
 from curation.sharding import shard_index, shard_keys
-from tests.conftest import ROOT, free_port, sample_file, write_crawl, write_mixture
+from tests.conftest import ROOT, free_port, sample_file, wait_for_http, write_crawl, write_mixture
 
 SNAP = "CC-MAIN-2024-22"
 FILES = ["jwarc-commoncrawl.org.warc.gz", "dolma-wget-2024.sample-0000.warc.gz"]
@@ -56,22 +56,6 @@ def _wait(instance, done, what: str, proc, timeout: float = 600) -> float:
     pytest.fail(f"{what}: not done within {timeout:.0f} s")
 
 
-def _wait_http(url: str, proc, timeout: float = 180) -> None:
-    import requests
-
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            pytest.fail("dagster dev exited (see dagster-dev.log in the test's tmp folder)")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"dagster dev did not answer within {timeout:.0f} s")
-
-
 @pytest.mark.slow
 def test_new_snapshot_and_replaced_file_reach_the_mixture_by_themselves(tmp_path):
     home, root = tmp_path / "home", tmp_path / "crawl"
@@ -89,7 +73,7 @@ def test_new_snapshot_and_replaced_file_reach_the_mixture_by_themselves(tmp_path
                              "-h", "127.0.0.1", "-p", str(port)], cwd=tmp_path, env=env, text=True,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/server_info", proc)
+        wait_for_http(f"http://127.0.0.1:{port}/server_info", proc, 180, "dagster dev (see dagster-dev.log in the test's tmp folder)")
         with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
             # (a) a new snapshot folder appears: every asset of it, the mixture included, gets materialised
             t_drop = time.time()
