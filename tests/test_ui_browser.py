@@ -198,7 +198,7 @@ def test_one_backfill_by_clicks_materialises_the_whole_graph(chromium, tmp_path)
     mixture included, gets materialised in dependency order (automation off: only the backfill runs)."""
     from dagster._core.instance.ref import InstanceRef
 
-    from tests.conftest import sample_file, write_crawl
+    from tests.conftest import sample_file, write_crawl, write_mixture
 
     snap, root, home = "CC-MAIN-2024-22", tmp_path / "crawl", tmp_path / "home"
     write_crawl(root, snap, {n: sample_file(snap, n).read_bytes()
@@ -207,7 +207,7 @@ def test_one_backfill_by_clicks_materialises_the_whole_graph(chromium, tmp_path)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "CURATION_OUTPUT": str(tmp_path / "out"),
            "CURATION_CRAWL_ROOT": str(root), "CURATION_NUM_SHARDS": "2", "CURATION_REWRITE_MAX_DOCS": "0",
-           "CURATION_AUTOMATION": "off"}
+           "CURATION_AUTOMATION": "off", "CURATION_MIXTURES": str(write_mixture(tmp_path / "mixtures"))}
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         instance.add_dynamic_partitions(SNAPSHOTS.name, [snap])
     port = free_port()
@@ -235,12 +235,12 @@ def test_one_backfill_by_clicks_materialises_the_whole_graph(chromium, tmp_path)
 
         with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
             keys = [k for k in instance.get_asset_keys()] or []
-            per_shard = ["documents", "language", "minhash_signatures", "dedup", "quality", "rewrites"]
+            per_shard = ["documents", "language", "minhash_signatures", "tokens", "dedup", "quality", "rewrites"]
             deadline = time.time() + 900
             while time.time() < deadline:
                 failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
                 assert not failed, f"run {failed[0].run_id} failed"
-                mixtures = [k for k in instance.get_asset_keys() if k.path[0] == "mixture"]
+                mixtures = [k for k in instance.get_asset_keys() if k.path[0] in ("mixture", "mixtures")]
                 done = (all(len(instance.get_materialized_partitions(dg.AssetKey(a))) == 2 for a in per_shard)
                         and instance.get_materialized_partitions(dg.AssetKey("dedup_clusters")) == {snap}
                         and all(instance.get_latest_materialization_event(dg.AssetKey(a))
