@@ -87,3 +87,16 @@ def write_mixture(folder: Path, name: str = "auto") -> Path:
     path.write_text(f"name: {name}\nsnapshots: all\nrewrites: true\ngroup_by: [source]\n"
                     "weights: {crawl: 0.95, rewrite: 0.05}\ntotal_tokens: 5000\nshard_tokens: 5000\nseed: 0\n")
     return path
+
+
+def stop_server(proc) -> None:
+    """Stop a server the test started in its own process group (``start_new_session=True``): SIGTERM, then SIGKILL
+    after 30 s."""
+    import os
+    import subprocess
+
+    os.killpg(proc.pid, 15)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)

@@ -16,7 +16,7 @@ from dagster._core.instance.ref import InstanceRef
 import pytest
 
 from curation.sharding import shard_index, shard_keys
-from tests.conftest import ROOT, free_port, sample_file, wait_for_http, write_crawl, write_mixture
+from tests.conftest import ROOT, free_port, sample_file, stop_server, wait_for_http, write_crawl, write_mixture
 
 SNAP = "CC-MAIN-2024-22"
 FILES = ["jwarc-commoncrawl.org.warc.gz", "dolma-wget-2024.sample-0000.warc.gz"]
@@ -112,9 +112,5 @@ def test_new_snapshot_and_replaced_file_reach_the_mixture_by_themselves(tmp_path
             assert not [k for k in counts if k[0] == "quality_classifier"], counts
             assert all(counts[(str(k), None, True)] == 1 for k in mixtures), counts
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        stop_server(proc)
         log.close()

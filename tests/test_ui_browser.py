@@ -20,7 +20,7 @@ import requests
 
 from curation.sources import CrawlSource
 from curation_assets.partitions import SNAPSHOTS, partition_key
-from tests.conftest import ROOT, free_port, wait_for_http
+from tests.conftest import ROOT, free_port, stop_server, wait_for_http
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -185,11 +185,7 @@ def test_materialise_from_the_browser_and_read_the_metadata(chromium, small_craw
     finally:
         if driver is not None:
             driver.quit()
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        stop_server(proc)
         shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
@@ -264,10 +260,6 @@ def test_one_backfill_by_clicks_materialises_the_whole_graph(chromium, tmp_path)
     finally:
         if driver is not None:
             driver.quit()
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        stop_server(proc)
         log.close()
         shutil.rmtree(tmp_path / "profile", ignore_errors=True)
