@@ -23,7 +23,7 @@ def record(warc_type: str, block: bytes, *, url: str | None = None, date: str = 
            key: str | None = None, content_type: str = "application/http;msgtype=response") -> bytes:
     """One WARC record; ``key`` makes the WARC-Record-ID deterministic."""
     rid = uuid.uuid5(uuid.NAMESPACE_URL, key) if key else uuid.uuid4()
-    head = [f"WARC/1.1", f"WARC-Type: {warc_type}", f"WARC-Record-ID: <urn:uuid:{rid}>", f"WARC-Date: {date}"]
+    head = ["WARC/1.1", f"WARC-Type: {warc_type}", f"WARC-Record-ID: <urn:uuid:{rid}>", f"WARC-Date: {date}"]
     if url:
         head.append(f"WARC-Target-URI: {url}")
     head += [f"WARC-Block-Digest: sha256:{hashlib.sha256(block).hexdigest()}", f"Content-Type: {content_type}",

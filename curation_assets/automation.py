@@ -78,10 +78,10 @@ def automation_sensor(minimum_interval_seconds: int | None = None) -> dg.Automat
     """The sensor that evaluates the conditions, on by default (Dagster's own default sensor starts stopped);
     ``CURATION_AUTOMATION=off`` starts it stopped. ``CURATION_AUTOMATION_INTERVAL`` (seconds, default 30) sets
     how often it ticks."""
-    import os
+    from curation_assets.settings import current
 
-    interval = minimum_interval_seconds or int(os.environ.get("CURATION_AUTOMATION_INTERVAL", "30"))
-    off = os.environ.get("CURATION_AUTOMATION", "").lower() in ("0", "off", "false", "no", "stopped")
+    interval = minimum_interval_seconds or current().automation_interval
+    off = not current().automation
     return dg.AutomationConditionSensorDefinition(
         "curation_automation", target=dg.AssetSelection.all(), minimum_interval_seconds=interval,
         default_status=dg.DefaultSensorStatus.STOPPED if off else dg.DefaultSensorStatus.RUNNING,

@@ -87,5 +87,6 @@ def base_metadata(info: dict, url: str, recomputed: bool, nbytes: int) -> dict:
         "dagster/row_count": info.get("rows", 0),
         "output_bytes": dg.MetadataValue.int(nbytes),
         "seconds": dg.MetadataValue.float(round(seconds, 3)),  # time of the computation that made the table
+        "cpu_seconds": dg.MetadataValue.float(round(info.get("cpu_seconds", seconds), 3)),
         "docs_per_second": dg.MetadataValue.float(round(info.get("rows", 0) / seconds, 1) if seconds else 0.0),
     }

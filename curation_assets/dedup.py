@@ -20,7 +20,8 @@ from curation.dedup import (ArrayFile, PriorIndex, ShardInput, cluster_histogram
                             shard_decisions, signature_table, write_buckets, write_index)
 from curation.fingerprints import digest
 from curation_assets import automation
-from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, base_metadata, check_specs, counts_table
+from curation_assets.shard_step import shard_step
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
 from resources import DedupResource, StorageResource
@@ -61,41 +62,28 @@ def minhash_signatures(context: dg.AssetExecutionContext, storage: StorageResour
     docs_info = store.require_info(DOCUMENTS, snapshot, shard)
     cfg = dedup_settings.config()
     fp = digest(SIGNATURES_VERSION, docs_info["fingerprint"], cfg.minhash)
-    info = store.info(SIGNATURES, snapshot, shard)
-    recomputed = not (info and info.get("fingerprint") == fp and store.side_exists(BUCKETS, snapshot,
-                                                                                    buckets_name(shard)))
-    if recomputed:
+    def compute(_stored):
         docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "url", "text", "fetch_date"])
-        t0 = time.perf_counter()
         table = signature_table(docs, hasher(cfg.minhash))
-        seconds = time.perf_counter() - t0
         n_sh = table.column("n_shingles")
-        info = {"fingerprint": fp, "rows": table.num_rows, "seconds": seconds,
-                "without_words": int(pc.sum(pc.equal(n_sh, 0)).as_py() or 0),
-                "mean_shingles": float(pc.mean(n_sh).as_py() or 0.0),
-                "minhash": {"n_grams": cfg.minhash.n_grams, "num_buckets": cfg.minhash.num_buckets,
-                            "hashes_per_bucket": cfg.minhash.hashes_per_bucket, "seed": cfg.minhash.seed}}
         # the bucket file first: a table with this fingerprint vouches for the bucket file beside it
         store.write_side(BUCKETS, snapshot, buckets_name(shard),
                          lambda path: write_buckets(path, table, cfg.minhash.num_buckets, fp))
-        nbytes = store.write(SIGNATURES, snapshot, shard, table, info)
-    else:
-        context.log.info(f"{snapshot} shard {shard} signatures are up to date; not recomputed")
-        table = store.read(SIGNATURES, snapshot, shard, columns=["id"])
-        nbytes = store.size(SIGNATURES, snapshot, shard)
-    ids = table.column("id")
-    results = check_results(store.schema(SIGNATURES, snapshot, shard), schema.SIGNATURES, ids,
-                            had_input=docs_info.get("rows", 0) > 0)
-    results.append(dg.AssetCheckResult(check_name="covers_documents", passed=table.num_rows == docs_info.get("rows"),
-                                       metadata={"documents": docs_info.get("rows"), "signatures": table.num_rows}))
-    metadata = base_metadata(info, store.url(SIGNATURES, snapshot, shard), recomputed, nbytes)
-    metadata.update({
+        return table, {"without_words": int(pc.sum(pc.equal(n_sh, 0)).as_py() or 0),
+                       "mean_shingles": float(pc.mean(n_sh).as_py() or 0.0),
+                       "minhash": {"n_grams": cfg.minhash.n_grams, "num_buckets": cfg.minhash.num_buckets,
+                                   "hashes_per_bucket": cfg.minhash.hashes_per_bucket, "seed": cfg.minhash.seed}}
+
+    step = shard_step(context, store, SIGNATURES, snapshot, shard, fp, compute,
+                      fresh=lambda: store.side_exists(BUCKETS, snapshot, buckets_name(shard)))
+    info = step.info
+    return step.result(schema.SIGNATURES, had_input=docs_info.get("rows", 0) > 0, metadata={
         "documents_without_words": info["without_words"],
         "mean_shingles": dg.MetadataValue.float(round(info["mean_shingles"], 1)),
         "bucket_file": dg.MetadataValue.path(store.side_url(BUCKETS, snapshot, buckets_name(shard))),
         "minhash": dg.MetadataValue.json(info["minhash"]),
-    })
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp), check_results=results)
+    }, checks=[dg.AssetCheckResult(check_name="covers_documents", passed=step.table.num_rows == docs_info.get("rows"),
+                                   metadata={"documents": docs_info.get("rows"), "signatures": step.table.num_rows})])
 
 
 def _prior_indexes(store, snapshot: str, workdir: str) -> list[PriorIndex]:
@@ -125,7 +113,7 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
     cfg = dedup_settings.config()
     shards = SHARDS.get_partition_keys()
     sig_infos = {sh: store.require_info(SIGNATURES, snapshot, sh) for sh in shards}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="curation-dedup-") as work:
         prior = _prior_indexes(store, snapshot, work) if cfg.scope == "incremental" else []
         fp = digest(CLUSTERS_VERSION, cfg, [sig_infos[sh]["fingerprint"] for sh in shards],
@@ -164,6 +152,7 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
                                          if (old or {}).get("shard_digests", {}).get(sh) != shard_digests[sh]),
                 "edges": clusters.edges, "phase_seconds": {k: round(v, 3) for k, v in clusters.seconds.items()},
                 "prior_snapshots": clusters.prior, "seconds": time.perf_counter() - t0,
+                "cpu_seconds": time.process_time() - c0,
                 "largest": _largest(store, snapshot, members),
             }
             nbytes = store.write(CLUSTERS, snapshot, MEMBERS, members, info)
@@ -237,31 +226,20 @@ def dedup(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Mat
     sig_info = store.require_info(SIGNATURES, snapshot, shard)
     cl_info = store.require_info(CLUSTERS, snapshot, MEMBERS)
     fp = digest(DEDUP_VERSION, sig_info["fingerprint"], cl_info["shard_digests"].get(shard))
-    info = store.info(DEDUP, snapshot, shard)
-    recomputed = not (info and info.get("fingerprint") == fp)
-    if recomputed:
-        t0 = time.perf_counter()
+    def compute(_stored):
         ids = store.read(SIGNATURES, snapshot, shard, columns=["id"]).column("id")
         members = store.read(CLUSTERS, snapshot, MEMBERS, filters=[("shard", "=", shard)])
         table = shard_decisions(ids, members)
         reasons = Counter(r for r in table.column("reason").to_pylist() if r)
-        info = {"fingerprint": fp, "rows": table.num_rows, "removed": dict(reasons),
-                "kept": table.num_rows - sum(reasons.values()), "seconds": time.perf_counter() - t0}
-        nbytes = store.write(DEDUP, snapshot, shard, table, info)
-    else:
-        context.log.info(f"{snapshot} shard {shard} dedup labels unchanged; not rewritten")
-        table = store.read(DEDUP, snapshot, shard)
-        nbytes = store.size(DEDUP, snapshot, shard)
-    results = check_results(table.schema, schema.DEDUP, table.column("id"), had_input=sig_info.get("rows", 0) > 0)
+        return table, {"removed": dict(reasons), "kept": table.num_rows - sum(reasons.values())}
+
+    step = shard_step(context, store, DEDUP, snapshot, shard, fp, compute, columns=["id", "keep", "cluster_id"])
+    info, table = step.info, step.table
     kept_ids = table.filter(pc.and_(table.column("keep"), pc.is_valid(table.column("cluster_id"))))
     per_cluster = Counter(kept_ids.column("cluster_id").to_pylist())
-    results.append(dg.AssetCheckResult(check_name="one_kept_per_cluster",
-                                       passed=all(v == 1 for v in per_cluster.values()),
-                                       metadata={"clusters_with_a_kept_document": len(per_cluster)}))
-    metadata = base_metadata(info, store.url(DEDUP, snapshot, shard), recomputed, nbytes)
-    metadata.update({
+    return step.result(schema.DEDUP, had_input=sig_info.get("rows", 0) > 0, metadata={
         "kept": info["kept"],
         "removed": counts_table(info["removed"]),
         "removed_total": sum(info["removed"].values()),
-    })
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp), check_results=results)
+    }, checks=[dg.AssetCheckResult(check_name="one_kept_per_cluster", passed=all(v == 1 for v in per_cluster.values()),
+                                   metadata={"clusters_with_a_kept_document": len(per_cluster)})])

@@ -1,8 +1,6 @@
 """Extraction asset: one shard's WARC files -> documents table (text written once, here)."""
 
 
-import time
-
 import dagster as dg
 
 from curation import schema
@@ -12,7 +10,8 @@ from curation.fingerprints import digest
 from curation.sources import fingerprint
 from curation.warc import WarcLimits
 from curation_assets import automation
-from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
+from curation_assets.shard_step import shard_step
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from curation_assets.settings import num_shards
 from curation_assets.sources import warc_files
@@ -53,13 +52,9 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
     extraction = ExtractionConfig(extractor=config.extractor, min_text_chars=config.min_text_chars)
     inputs = InputConfig(text_column=config.text_column, limits=WarcLimits(max_payload_bytes=config.max_payload_bytes))
     fp = digest(CODE_VERSION, fingerprint(files), extraction, inputs)
-    url = store.url(ASSET, snapshot, shard)
 
-    info = store.info(ASSET, snapshot, shard)
-    recomputed = not (info and info.get("fingerprint") == fp and not config.force)
-    if recomputed:
+    def compute(_stored):
         context.log.info(f"extracting {len(files)} files of {snapshot} shard {shard}")
-        t0 = time.perf_counter()
         unreadable: list[str] = []
 
         def on_unreadable(f, why: str) -> None:
@@ -73,22 +68,14 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
         except InputFileError as exc:  # a missing input does not heal on retry
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         dropped, notes = split_counts(counts)
-        info = {"fingerprint": fp, "files_fingerprint": fingerprint(files), "rows": table.num_rows,
-                "records_in": counts["records_in"],
-                "dropped": dropped, "notes": notes, "input_files": len(files),
-                "input_bytes": sum(f.size or 0 for f in files), "extractor": extraction.extractor,
-                "unreadable_files": unreadable,
-                "seconds": time.perf_counter() - t0}
-        nbytes = store.write(ASSET, snapshot, shard, table, info)
-        table_schema, ids = table.schema, table.column("id")
-    else:
-        context.log.info(f"{snapshot} shard {shard} is up to date (fingerprint {fp}); not recomputed")
-        existing = store.read(ASSET, snapshot, shard, columns=["id"])
-        table_schema, ids = store.schema(ASSET, snapshot, shard), existing.column("id")
-        nbytes = store.size(ASSET, snapshot, shard)
+        return table, {"files_fingerprint": fingerprint(files), "records_in": counts["records_in"],
+                       "dropped": dropped, "notes": notes, "input_files": len(files),
+                       "input_bytes": sum(f.size or 0 for f in files), "extractor": extraction.extractor,
+                       "unreadable_files": unreadable}
 
-    metadata = base_metadata(info, url, recomputed, nbytes)
-    metadata.update({
+    step = shard_step(context, store, ASSET, snapshot, shard, fp, compute, force=config.force)
+    info = step.info
+    metadata = {
         "records_in": info["records_in"],
         "documents_out": info["rows"],
         "dropped": counts_table(info["dropped"]),
@@ -97,14 +84,10 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
         "input_files": info["input_files"],
         "input_bytes": dg.MetadataValue.int(info["input_bytes"]),
         "extractor": info["extractor"],
-    })
-    return dg.MaterializeResult(
-        metadata=metadata,
-        data_version=dg.DataVersion(fp),
-        check_results=check_results(table_schema, schema.DOCUMENTS, ids, had_input=bool(files)) + [
-            dg.AssetCheckResult(check_name="inputs_readable", passed=not info.get("unreadable_files"),
-                                severity=dg.AssetCheckSeverity.WARN,
-                                description="; ".join(info.get("unreadable_files", [])) or None,
-                                metadata={"unreadable_files": dg.MetadataValue.json(info.get("unreadable_files", []))})],
-    )
+    }
+    return step.result(schema.DOCUMENTS, had_input=bool(files), metadata=metadata, checks=[
+        dg.AssetCheckResult(check_name="inputs_readable", passed=not info.get("unreadable_files"),
+                            severity=dg.AssetCheckSeverity.WARN,
+                            description="; ".join(info.get("unreadable_files", [])) or None,
+                            metadata={"unreadable_files": dg.MetadataValue.json(info.get("unreadable_files", []))})])
 

@@ -1,7 +1,6 @@
 """Language-ID asset: labels per document (language, score, top-k); the keep rule is applied downstream."""
 
 
-import time
 from collections import Counter
 
 import dagster as dg
@@ -12,7 +11,8 @@ from curation.keep import MIN_LANGUAGE_SCORE
 from curation.fingerprints import digest, file_identity
 from curation.langid import language_table
 from curation_assets import automation
-from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
+from curation_assets.shard_step import shard_step
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from resources import LanguageIdResource, StorageResource
@@ -40,36 +40,26 @@ def language(context: dg.AssetExecutionContext, storage: StorageResource, langid
     docs_info = store.require_info(DOCUMENTS, snapshot, shard)
     cfg = langid.config()
     fp = digest(CODE_VERSION, docs_info["fingerprint"], cfg, file_identity(cfg.resolved_model_path))
-    info = store.info(ASSET, snapshot, shard)
-    recomputed = not (info and info.get("fingerprint") == fp)
-    docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "text"] if recomputed else ["id"])
-    if recomputed:
-        t0 = time.perf_counter()
-        table = language_table(docs, langid.identifier())
-        langs = Counter(table.column("language").to_pylist())
-        scores = table.column("language_score")
-        info = {"fingerprint": fp, "rows": table.num_rows, "languages": dict(langs),
-                "models": dict(Counter(table.column("langid_model").to_pylist())),
-                "above_fineweb_threshold": int(pc.sum(pc.greater_equal(scores, FINEWEB_MIN_SCORE)).as_py() or 0),
-                "mean_score": float(pc.mean(scores).as_py() or 0.0), "seconds": time.perf_counter() - t0}
-        nbytes = store.write(ASSET, snapshot, shard, table, info)
-    else:
-        context.log.info(f"{snapshot} shard {shard} language labels are up to date; not recomputed")
-        table = store.read(ASSET, snapshot, shard)
-        nbytes = store.size(ASSET, snapshot, shard)
 
-    ids = table.column("id")
-    results = check_results(table.schema, schema.LANGUAGE, ids, had_input=docs.num_rows > 0)
-    covered = table.num_rows == docs.num_rows and pc.all(pc.equal(ids, docs.column("id"))).as_py() in (True, None)
-    results.append(dg.AssetCheckResult(check_name="covers_documents", passed=bool(covered),
-                                       metadata={"documents": docs.num_rows, "labels": table.num_rows}))
-    metadata = base_metadata(info, store.url(ASSET, snapshot, shard), recomputed, nbytes)
-    metadata.update({
+    def compute(_stored):
+        docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "text"])
+        table = language_table(docs, langid.identifier())
+        scores = table.column("language_score")
+        return table, {"languages": dict(Counter(table.column("language").to_pylist())),
+                       "models": dict(Counter(table.column("langid_model").to_pylist())),
+                       "above_fineweb_threshold": int(pc.sum(pc.greater_equal(scores, FINEWEB_MIN_SCORE)).as_py() or 0),
+                       "mean_score": float(pc.mean(scores).as_py() or 0.0)}
+
+    step = shard_step(context, store, ASSET, snapshot, shard, fp, compute)
+    info, ids = step.info, step.table.column("id")
+    docs = store.read(DOCUMENTS, snapshot, shard, columns=["id"])
+    covered = len(ids) == docs.num_rows and pc.all(pc.equal(ids, docs.column("id"))).as_py() in (True, None)
+    return step.result(schema.LANGUAGE, had_input=docs.num_rows > 0, metadata={
         "languages": counts_table(info["languages"], ("language", "documents")),
         "distinct_languages": len(info["languages"]),
         "top_language": max(info["languages"], key=info["languages"].get) if info["languages"] else "none",
         "mean_score": dg.MetadataValue.float(round(info["mean_score"], 4)),
         f"score_at_least_{FINEWEB_MIN_SCORE}": info["above_fineweb_threshold"],
         "labelled_by": dg.MetadataValue.json(info["models"]),
-    })
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp), check_results=results)
+    }, checks=[dg.AssetCheckResult(check_name="covers_documents", passed=bool(covered),
+                                   metadata={"documents": docs.num_rows, "labels": len(ids)})])

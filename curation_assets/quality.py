@@ -17,11 +17,12 @@ from curation.fingerprints import digest
 from curation.quality import FILTERS, SignalConfig, Thresholds, decide, quality_schema, signals_table
 from curation_assets import automation
 from curation.scoring import CLASSIFIER_ASSET as CLASSIFIER, GLOBAL, MODEL_FILES
-from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.annotations import ANNOTATIONS, GLOBAL_SHARD, quality_annotations
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
 from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, split_key
+from curation_assets.shard_step import shard_step
 from curation_assets.settings import PROJECT_ROOT
 from resources import QualityResource, StorageResource
 
@@ -225,15 +226,14 @@ def _annotations(store) -> dict | None:
     return {"fingerprint": info["fingerprint"], "rows": rows}
 
 
-def _info(df, fp, scores_fp, t0, t_sig, urls, scores, ppl, rescored=True, perplexity_median=None) -> dict:
+def _info(df, scores_fp, t_sig, urls, scores, ppl, rescored=True, perplexity_median=None) -> dict:
     reasons = Counter(df["quality_reason"].drop_nulls().to_list())
     sample_url = {}
     for r, u in zip(df["quality_reason"].to_list(), urls):
         if r and r not in sample_url:
             sample_url[r] = u
     return {
-        "fingerprint": fp, "scores_fingerprint": scores_fp, "rows": df.height, "models_run": rescored,
-        "seconds": time.perf_counter() - t0, "signal_seconds": t_sig,
+        "scores_fingerprint": scores_fp, "models_run": rescored, "signal_seconds": t_sig,
         "pass_rate": {f: float(df[f"{f}_pass"].mean() or 0.0) for f in FILTERS + ("quality",)},
         "reasons": dict(reasons), "sample_url": sample_url,
         "buckets": {str(k): int(v) for k, v in zip(*np.unique(df["quality_bucket"].to_numpy(), return_counts=True))},
@@ -282,22 +282,19 @@ def quality(context: dg.AssetExecutionContext, storage: StorageResource,
         scores_fp = digest(QUALITY_VERSION, docs_info["fingerprint"], lang_info["fingerprint"], sig_cfg,
                            clf_meta["fingerprint"], models)
         fp = digest(scores_fp, repr(thresholds))
-        info = store.info(QUALITY, snapshot, shard)
-        recomputed = not (info and info.get("fingerprint") == fp)
-        if recomputed and info and info.get("scores_fingerprint") == scores_fp:
-            # only the thresholds changed: re-apply them to the stored signals, run no model
-            t0 = time.perf_counter()
-            old = pl.from_arrow(store.read(QUALITY, snapshot, shard))
-            langs = store.read(LANGUAGE, snapshot, shard, columns=["id", "language"])
-            old = old.join(pl.from_arrow(langs), on="id", how="left", maintain_order="left")
-            keep = [c for c in old.columns if not c.endswith(("_pass", "_reason"))]
-            df = decide(old.select(keep), thresholds)
-            table = df.select([f.name for f in quality_schema()]).to_arrow().cast(quality_schema())
-            urls = store.read(DOCUMENTS, snapshot, shard, columns=["url"]).column("url").to_pylist()
-            info = _info(df, fp, scores_fp, t0, 0.0, urls, df["classifier_score"].to_numpy(), None,
-                         rescored=False, perplexity_median=info.get("perplexity_median"))
-            nbytes = store.write(QUALITY, snapshot, shard, table, info)
-        elif recomputed:
+
+        def compute(stored):
+            if stored and stored.get("scores_fingerprint") == scores_fp:
+                # only the thresholds changed: re-apply them to the stored signals, run no model
+                old = pl.from_arrow(store.read(QUALITY, snapshot, shard))
+                langs = store.read(LANGUAGE, snapshot, shard, columns=["id", "language"])
+                old = old.join(pl.from_arrow(langs), on="id", how="left", maintain_order="left")
+                keep = [c for c in old.columns if not c.endswith(("_pass", "_reason"))]
+                df = decide(old.select(keep), thresholds)
+                table = df.select([f.name for f in quality_schema()]).to_arrow().cast(quality_schema())
+                urls = store.read(DOCUMENTS, snapshot, shard, columns=["url"]).column("url").to_pylist()
+                return table, _info(df, scores_fp, 0.0, urls, df["classifier_score"].to_numpy(), None,
+                                    rescored=False, perplexity_median=stored.get("perplexity_median"))
             t0 = time.perf_counter()
             docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "url", "text"])
             langs = store.read(LANGUAGE, snapshot, shard, columns=["id", "language"])
@@ -333,28 +330,23 @@ def quality(context: dg.AssetExecutionContext, storage: StorageResource,
                                  pl.Series("perplexity", ppl, dtype=pl.Float32) if ppl is not None
                                  else pl.lit(None, dtype=pl.Float32).alias("perplexity"))
             table = df.select([f.name for f in quality_schema()]).to_arrow().cast(quality_schema())
-            info = _info(df, fp, scores_fp, t0, t_sig, docs.column("url").to_pylist(), scores, ppl)
-            nbytes = store.write(QUALITY, snapshot, shard, table, info)
-        else:
-            context.log.info(f"{snapshot} shard {shard} quality labels are up to date; not recomputed")
-            table = store.read(QUALITY, snapshot, shard, columns=["id"])
-            nbytes = store.size(QUALITY, snapshot, shard)
-    results = check_results(store.schema(QUALITY, snapshot, shard), quality_schema(), table.column("id"),
-                            had_input=docs_info.get("rows", 0) > 0)
-    results.append(dg.AssetCheckResult(check_name="covers_documents", passed=table.num_rows == docs_info.get("rows"),
-                                       metadata={"documents": docs_info.get("rows"), "rows": table.num_rows}))
-    metadata = base_metadata(info, store.url(QUALITY, snapshot, shard), recomputed, nbytes)
+            return table, _info(df, scores_fp, t_sig, docs.column("url").to_pylist(), scores, ppl)
+
+        step = shard_step(context, store, QUALITY, snapshot, shard, fp, compute)
+    info, table = step.info, step.table
     top = sorted(info["reasons"].items(), key=lambda kv: -kv[1])[:10]
     md = ["| first failing rule | documents | sample URL |", "|---|---:|---|"]
     md += [f"| `{r}` | {n:,} | {info['sample_url'].get(r) or ''} |" for r, n in top]
-    metadata.update({
+    metadata = {
         "pass_rate": dg.MetadataValue.json({k: round(v, 4) for k, v in info["pass_rate"].items()}),
         "passes_all_filters": round(info["pass_rate"]["quality"], 4),
         "drop_reasons": dg.MetadataValue.md("\n".join(md) if top else "_none_"),
         "quality_buckets": counts_table(info["buckets"], ("bucket (crawl decile of the classifier score)", "documents")),
         "classifier_mean_score": dg.MetadataValue.float(round(info["classifier_mean"], 4)),
         "models_run": info.get("models_run", True),
-    })
+    }
     if info.get("perplexity_median") is not None:
         metadata["perplexity_median"] = dg.MetadataValue.float(round(info["perplexity_median"], 2))
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp), check_results=results)
+    return step.result(quality_schema(), had_input=docs_info.get("rows", 0) > 0, metadata=metadata, checks=[
+        dg.AssetCheckResult(check_name="covers_documents", passed=table.num_rows == docs_info.get("rows"),
+                            metadata={"documents": docs_info.get("rows"), "rows": table.num_rows})])

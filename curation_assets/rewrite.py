@@ -6,7 +6,6 @@ stage's own scorers, with provenance per document."""
 import json
 import os
 import tempfile
-import time
 from collections import Counter
 
 import dagster as dg
@@ -22,7 +21,8 @@ from curation_assets import automation
 from curation.backends import BackendError, GenerationParams, OpenAIBackend, TransformersBackend
 from curation.chunk_cache import StoreChunkCache
 from curation.rewrite import RejectionRules, Selection, rewrite_documents, select
-from curation_assets.common import fail_fast, RETRY, base_metadata, check_results, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
+from curation_assets.shard_step import shard_step
 from curation_assets.dedup import DEDUP, dedup
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
@@ -145,10 +145,8 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
         fp = digest(REWRITE_VERSION, [i["fingerprint"] for i in infos], prompt.tag, backend.model_id, params.as_dict(),
                     sel.__dict__, rules.__dict__, cfg.accept_min_bucket, repr(thresholds), clf_meta["fingerprint"],
                     cfg.enabled, cfg.chunk_tokens)
-        info = store.info(REWRITES, snapshot, shard)
-        recomputed = not (info and info.get("fingerprint") == fp)
-        if recomputed:
-            t0 = time.perf_counter()
+
+        def compute(_stored):
             cands = _candidates(store, snapshot, shard)
             chosen = _with_text(store, snapshot, shard, select(cands, sel) if cfg.enabled else cands.head(0))
             ids, texts = chosen["id"].to_list(), chosen["text"].to_list()
@@ -200,31 +198,23 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
             gen_s = stats.get("generation_seconds", 0.0)
             samples = [{"url": row["url"], "before": texts[k][:1500], "after": row["text"][:1500],
                         "accepted": row["accepted"], "reason": row["reject_reason"]} for k, row in enumerate(rows[:4])]
-            info = {"fingerprint": fp, "rows": len(rows), "candidates": cands.height, "selected": len(ids),
-                    "accepted": int(reasons.get("accepted", 0)),
-                    "rejected": {k: v for k, v in reasons.items() if k != "accepted"},
-                    "chunks": stats.get("chunks", 0), "generated_chunks": stats.get("generated_chunks", 0),
-                    "generated_tokens": stats.get("generated_tokens", 0), "generation_seconds": gen_s,
-                    "tokens_per_second": stats.get("generated_tokens", 0) / gen_s if gen_s else None,
-                    "prompt": prompt.tag, "model": backend.model_id, "backend": cfg.backend,
-                    "retries": getattr(backend, "retries", 0), "samples": samples,
-                    "seconds": time.perf_counter() - t0}
-            nbytes = store.write(REWRITES, snapshot, shard, table, info)
-        else:
-            context.log.info(f"{snapshot} shard {shard} rewrites are up to date; not recomputed")
-            table = store.read(REWRITES, snapshot, shard, columns=["id", "quality_pass"])
-            nbytes = store.size(REWRITES, snapshot, shard)
-    results_ = check_results(store.schema(REWRITES, snapshot, shard), rewrites_schema(), table.column("id"),
-                             had_input=info.get("selected", 0) > 0)
-    results_.append(dg.AssetCheckResult(check_name="rewrites_scored",
-                                        passed=table.column("quality_pass").null_count == 0))
-    metadata = base_metadata(info, store.url(REWRITES, snapshot, shard), recomputed, nbytes)
+            return table, {"candidates": cands.height, "selected": len(ids),
+                           "accepted": int(reasons.get("accepted", 0)),
+                           "rejected": {k: v for k, v in reasons.items() if k != "accepted"},
+                           "chunks": stats.get("chunks", 0), "generated_chunks": stats.get("generated_chunks", 0),
+                           "generated_tokens": stats.get("generated_tokens", 0), "generation_seconds": gen_s,
+                           "tokens_per_second": stats.get("generated_tokens", 0) / gen_s if gen_s else None,
+                           "prompt": prompt.tag, "model": backend.model_id, "backend": cfg.backend,
+                           "retries": getattr(backend, "retries", 0), "samples": samples}
+
+        step = shard_step(context, store, REWRITES, snapshot, shard, fp, compute, columns=["id", "quality_pass"])
+    info = step.info
     md = ["| | before | after | verdict |", "|---|---|---|---|"]
     for i, s in enumerate(info.get("samples", [])):
         md.append(f"| [{i + 1}]({s['url']}) | {_md_cell(s['before'])} | {_md_cell(s['after'])} | "
                   f"{'accepted' if s['accepted'] else s['reason']} |")
     tps = info.get("tokens_per_second")
-    metadata.update({
+    metadata = {
         "prompt": info["prompt"], "model": info["model"], "backend": info["backend"],
         "documents_selected": info["selected"], "documents_accepted": info["accepted"],
         "rejected": counts_table(info["rejected"], ("reason", "rewrites")),
@@ -232,6 +222,6 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
         "tokens_generated": info["generated_tokens"],
         "tokens_per_second": dg.MetadataValue.float(round(tps, 1) if tps else 0.0),
         "samples": dg.MetadataValue.md("\n".join(md) if info.get("samples") else "_no rewrites in this shard_"),
-    })
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(info["fingerprint"]),
-                                check_results=results_)
+    }
+    return step.result(rewrites_schema(), had_input=info.get("selected", 0) > 0, metadata=metadata, checks=[
+        dg.AssetCheckResult(check_name="rewrites_scored", passed=step.table.column("quality_pass").null_count == 0)])

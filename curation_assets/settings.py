@@ -37,6 +37,20 @@ def _limit(env: Mapping[str, str], name: str, default: str, minimum: int) -> int
     return n
 
 
+_OFF = ("0", "off", "false", "no", "stopped")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        n = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+    if n < 1:
+        raise SettingsError(f"{name} must be >= 1 second, got {n}")
+    return n
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     crawl_root: str = str(SAMPLE_CRAWL)
@@ -50,6 +64,12 @@ class Settings:
     dask: bool = False  # offer the curate_shards_dask job in the UI (a deployment running a Dask cluster)
     # the mixture definitions: a folder of *.yaml (one asset each) or a single .yaml file
     mixtures: str = str(PROJECT_ROOT / "mixtures")
+    automation: bool = True  # the automation-condition sensor starts RUNNING (CURATION_AUTOMATION=off: stopped)
+    automation_interval: int = 30  # seconds between its ticks
+    sensor: bool = False  # crawl_sensor starts RUNNING (CURATION_SENSOR=on); else turned on in the UI
+    sensor_interval: int = 300  # seconds between crawl_sensor ticks (each lists the crawl root)
+    # where converted models and tokenizers are kept (None: ~/.cache/curation/models); see curation.packaged
+    model_cache: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.num_shards, int) or not 1 <= self.num_shards <= MAX_SHARDS:
@@ -75,6 +95,11 @@ class Settings:
             rewrite_max_chars=_limit(env, "CURATION_REWRITE_MAX_CHARS", "1500", 1),
             dask=env.get("CURATION_DASK", "").strip().lower() in ("1", "true", "yes"),
             mixtures=env.get("CURATION_MIXTURES") or str(PROJECT_ROOT / "mixtures"),
+            automation=env.get("CURATION_AUTOMATION", "").strip().lower() not in _OFF,
+            automation_interval=_seconds(env, "CURATION_AUTOMATION_INTERVAL", 30),
+            sensor=env.get("CURATION_SENSOR", "").strip().lower() in ("1", "on", "true", "yes", "running"),
+            sensor_interval=_seconds(env, "CURATION_SENSOR_INTERVAL", 300),
+            model_cache=env.get("CURATION_MODEL_CACHE") or None,
         )
 
 
@@ -83,9 +108,8 @@ _current: Settings | None = None
 
 def current() -> Settings:
     """The settings in force: those given to ``use()``, else the environment's (read once)."""
-    global _current
     if _current is None:
-        _current = Settings.from_env()
+        use(Settings.from_env())
     return _current
 
 
@@ -93,6 +117,9 @@ def use(settings: Settings) -> None:
     """Install ``settings`` for this process (call it before ``curation_assets.definitions`` is imported)."""
     global _current
     _current = settings
+    from curation import packaged
+
+    packaged.set_cache_dir(settings.model_cache)  # the library's default folder for converted models
 
 
 # accessors the assets, sensors and resources use

@@ -8,8 +8,6 @@ mixture configured with another tokenizer counts its kept documents on the fly (
 """
 
 
-import time
-
 import dagster as dg
 import numpy as np
 import pyarrow as pa
@@ -17,7 +15,8 @@ import pyarrow as pa
 from curation.fingerprints import digest
 from curation.mixing import count_tokens, load_tokenizer, tokenizer_id
 from curation_assets import automation
-from curation_assets.common import RETRY, base_metadata, check_results, check_specs, fail_fast
+from curation_assets.common import RETRY, check_specs, fail_fast
+from curation_assets.shard_step import shard_step
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from resources import StorageResource
@@ -53,22 +52,12 @@ def tokens(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Ma
     docs_info = store.require_info(DOCUMENTS, snapshot, shard)
     tid = tokenizer_id(TOKENIZER)
     fp = digest(CODE_VERSION, docs_info["fingerprint"], tid)
-    info = store.info(ASSET, snapshot, shard)
-    recomputed = not (info and info.get("fingerprint") == fp)
-    if recomputed:
-        t0 = time.perf_counter()
+    def compute(_stored):
         docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "text"])
         table = tokens_table(docs.column("id").to_pylist(), docs.column("text").to_pylist())
         total = int(np.asarray(table.column("tokens")).sum()) if table.num_rows else 0
-        info = {"fingerprint": fp, "rows": table.num_rows, "tokenizer": tid, "tokens": total,
-                "seconds": time.perf_counter() - t0}
-        nbytes = store.write(ASSET, snapshot, shard, table, info)
-    else:
-        context.log.info(f"{snapshot} shard {shard} token counts are up to date; not recomputed")
-        table = store.read(ASSET, snapshot, shard, columns=["id"])
-        nbytes = store.size(ASSET, snapshot, shard)
-    results = check_results(store.schema(ASSET, snapshot, shard), SCHEMA, table.column("id"),
-                            had_input=docs_info.get("rows", 0) > 0)
-    metadata = base_metadata(info, store.url(ASSET, snapshot, shard), recomputed, nbytes)
-    metadata.update({"tokenizer": info["tokenizer"], "tokens": info["tokens"]})
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp), check_results=results)
+        return table, {"tokenizer": tid, "tokens": total}
+
+    step = shard_step(context, store, ASSET, snapshot, shard, fp, compute)
+    return step.result(SCHEMA, had_input=docs_info.get("rows", 0) > 0,
+                       metadata={"tokenizer": step.info["tokenizer"], "tokens": step.info["tokens"]})

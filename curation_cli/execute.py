@@ -132,14 +132,20 @@ class _Inline:
         pass
 
 
-def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on_start, on_done) -> list[Outcome]:
-    """Run every item once its upstream items are done; ``on_start(item)`` and ``on_done(outcome)`` report progress."""
+def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on_start, on_done,
+            pools: dict[int, str] | None = None, run=run_item, init=init_worker) -> list[Outcome]:
+    """Run every item once its upstream items are done; ``on_start(item)`` and ``on_done(outcome)`` report progress.
+
+    ``pools`` names the Dagster pool of the items that have one (``gpu``: rewriting, annotation): as
+    deploy/dagster.yaml does for launched runs, one item per pool runs at a time, so two workers never load
+    the model on one device side by side."""
+    pools = pools or {}
     if workers <= 1:
-        init_worker(*init_args)
+        init(*init_args)
         pool = _Inline()
     else:  # spawn: a worker never inherits the parent's Dagster threads or SQLite connections
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_worker,
+                                   initializer=init,
                                    initargs=(*init_args, True, max(1, (os.cpu_count() or 1) // workers)))
     outcomes: dict[int, Outcome] = {}
     running: dict[Future, int] = {}
@@ -148,9 +154,10 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
     try:
         while waiting or running:
             still = []
+            busy = {pools[j] for j in running.values() if j in pools}
             for i in waiting:
                 deps = [outcomes.get(d) for d in upstream[i]]
-                if any(d is None for d in deps):
+                if any(d is None for d in deps) or pools.get(i) in busy:
                     still.append(i)
                     continue
                 bad = [d for d in deps if d.status != "done"]
@@ -160,8 +167,10 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
                     on_done(outcomes[i])
                     continue
                 on_start(items[i])
+                if i in pools:
+                    busy.add(pools[i])
                 try:
-                    running[pool.submit(run_item, items[i], op_config)] = i
+                    running[pool.submit(run, items[i], op_config)] = i
                 except Exception as exc:  # noqa: BLE001 - the pool broke (a worker was killed)
                     outcomes[i] = Outcome(items[i], "failed", f"worker pool unusable: {exc}")
                     on_done(outcomes[i])

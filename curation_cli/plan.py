@@ -102,3 +102,16 @@ def _key(user_string: str):
     import dagster as dg
 
     return dg.AssetKey.from_user_string(user_string)
+
+
+def item_pools(defs, items: list[Item]) -> dict[int, str]:
+    """The Dagster pool (``pool=`` on the asset, e.g. ``gpu``) of each item that has one."""
+    import dagster as dg
+
+    out = {}
+    for i, item in enumerate(items):
+        pools = {getattr(defs.resolve_assets_def(dg.AssetKey.from_user_string(a)).node_def, "pool", None)
+                 for a in item.assets} - {None}  # graph-backed assets (the mixtures) have no pool of their own
+        if pools:
+            out[i] = sorted(pools)[0]
+    return out

@@ -76,7 +76,7 @@ def run(args) -> int:
     from curation_assets.definitions import build_definitions
     from curation_assets.partitions import SHARDS, SNAPSHOTS
     from curation_cli import execute
-    from curation_cli.plan import build_plan, observable_sources
+    from curation_cli.plan import build_plan, item_pools, observable_sources
     from curation_cli.summary import print_summary
 
     defs = build_definitions(settings, overrides)
@@ -110,7 +110,8 @@ def run(args) -> int:
     counts = Counter()
     t0 = time.perf_counter()
     outcomes = _run_with_progress(console, items, upstream, args.workers,
-                                  (settings, overrides, str(home), tags, log_level), mixture_config(args), counts)
+                                  (settings, overrides, str(home), tags, log_level), mixture_config(args), counts,
+                                  item_pools(defs, items))
     print_summary(console, defs.resources["storage"].store(), snapshots, shards, time.perf_counter() - t0, counts,
                   outcomes)
     lock.close()
@@ -127,7 +128,7 @@ def _count(outcome, counts: Counter) -> None:
             counts["chunks generated"] += int(meta.get("chunks_generated", 0))
 
 
-def _run_with_progress(console, items, upstream, workers, init_args, op_config, counts):
+def _run_with_progress(console, items, upstream, workers, init_args, op_config, counts, pools=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
@@ -145,4 +146,4 @@ def _run_with_progress(console, items, upstream, workers, init_args, op_config, 
             _count(outcome, counts)
             progress.advance(task)
 
-        return execute.execute(items, upstream, workers, init_args, op_config, on_start, on_done)
+        return execute.execute(items, upstream, workers, init_args, op_config, on_start, on_done, pools)

@@ -11,28 +11,23 @@ versions change. A tick that sees nothing new records nothing, so ticks are idem
 
 
 import json
-import os
 
 import dagster as dg
 
 from curation_assets.crawl_state import changed_versions, new_snapshots
 from curation_assets.partitions import SNAPSHOTS
+from curation_assets.settings import current
 from resources import CrawlSourceResource, StorageResource
 
 OBSERVE_JOB = "observe_warc_files"
 
 
-def _interval() -> int:
-    return int(os.environ.get("CURATION_SENSOR_INTERVAL", "300"))
-
-
 def _status() -> dg.DefaultSensorStatus:
     """Stopped unless CURATION_SENSOR=on (turn it on in the UI's Automation tab otherwise)."""
-    on = os.environ.get("CURATION_SENSOR", "").lower() in ("1", "on", "true", "yes", "running")
-    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+    return dg.DefaultSensorStatus.RUNNING if current().sensor else dg.DefaultSensorStatus.STOPPED
 
 
-@dg.sensor(minimum_interval_seconds=_interval(), default_status=_status(),
+@dg.sensor(minimum_interval_seconds=current().sensor_interval, default_status=_status(),
            description="Registers new snapshots and records a new data version of warc_files for exactly the shards "
                        "whose WARC files were added or replaced; automation recomputes what depends on them.")
 def crawl_sensor(context: dg.SensorEvaluationContext, crawl: CrawlSourceResource,

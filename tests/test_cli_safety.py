@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, sample_file, write_crawl
 
 SMALL = {"CC-MAIN-2024-22": "jwarc-commoncrawl.org.warc.gz", "CC-MAIN-2020-34": "cc-main-2020-34.part-a.warc.gz"}
@@ -163,3 +165,63 @@ def test_the_plan_follows_the_asset_graph():
     assert all(i > d for i in range(len(items)) for d in upstream[i])  # topological
     skipped = build_plan(defs, ["A"], ["0000"], skip_groups={"mixing"})[0]
     assert not any(a.startswith(("mixture", "corpora")) for it in skipped for a in it.assets)
+
+
+def test_settings_are_read_in_one_place_and_bad_values_are_one_line():
+    from curation_assets.settings import Settings, SettingsError
+
+    s = Settings.from_env({"CURATION_AUTOMATION": "off", "CURATION_AUTOMATION_INTERVAL": "7",
+                           "CURATION_SENSOR": "on", "CURATION_SENSOR_INTERVAL": "60", "CURATION_MODEL_CACHE": "/m"})
+    assert (s.automation, s.automation_interval, s.sensor, s.sensor_interval, s.model_cache) == (False, 7, True, 60, "/m")
+    d = Settings.from_env({})
+    assert (d.automation, d.automation_interval, d.sensor, d.sensor_interval, d.model_cache) == (True, 30, False, 300, None)
+    for env, name in (({"CURATION_SENSOR_INTERVAL": "soon"}, "CURATION_SENSOR_INTERVAL"),
+                      ({"CURATION_AUTOMATION_INTERVAL": "0"}, "CURATION_AUTOMATION_INTERVAL"),
+                      ({"CURATION_NUM_SHARDS": "x"}, "CURATION_NUM_SHARDS")):
+        with pytest.raises(SettingsError, match=name) as err:
+            Settings.from_env(env)
+        assert "\n" not in str(err.value)
+
+
+def _record_init(*args):
+    pass
+
+
+def _record_run(item, op_config):
+    """A stand-in for one Dagster run: notes when it started and ended (in a file the test reads)."""
+    from curation_cli.execute import Outcome
+
+    with open(op_config["log"], "a") as fh:
+        fh.write(f"start {item.assets[0]} {time.monotonic()}\n")
+    time.sleep(0.4)
+    with open(op_config["log"], "a") as fh:
+        fh.write(f"end {item.assets[0]} {time.monotonic()}\n")
+    return Outcome(item, "done")
+
+
+def test_the_cli_runs_one_item_per_pool_at_a_time(tmp_path):
+    """Rewriting and annotation sit in Dagster's ``gpu`` pool: `curation run` keeps to one item of a pool at a
+    time, as deploy/dagster.yaml does for launched runs, while other items use every worker."""
+    from curation_assets.definitions import defs
+    from curation_cli.execute import execute
+    from curation_cli.plan import Item, build_plan, item_pools
+
+    items, _ = build_plan(defs, ["CC-MAIN-2024-22"], ["0000", "0001"])
+    pools = item_pools(defs, items)
+    assert {items[i].assets for i in pools} == {("rewrites",), ("quality_annotations",)}
+    assert set(pools.values()) == {"gpu"}
+
+    fake = [Item(0, (name,), "S", sh) for name, sh in (("gpu-a", "0"), ("gpu-b", "1"), ("cpu-a", "0"), ("cpu-b", "1"))]
+    log = tmp_path / "log"
+    outcomes = execute(fake, [[], [], [], []], 2, (), {"log": str(log)}, lambda i: None, lambda o: None,
+                       pools={0: "gpu", 1: "gpu"}, run=_record_run, init=_record_init)
+    assert [o.status for o in outcomes] == ["done"] * 4
+    spans = {}
+    for line in log.read_text().splitlines():
+        what, name, t = line.split()
+        spans.setdefault(name, {})[what] = float(t)
+    a, b = spans["gpu-a"], spans["gpu-b"]
+    assert a["end"] <= b["start"] or b["end"] <= a["start"]  # the two gpu items never overlapped
+    overlapping = [(x, y) for x in spans for y in spans if x < y and spans[x]["start"] < spans[y]["end"]
+                   and spans[y]["start"] < spans[x]["end"]]
+    assert overlapping  # and the two workers did run items side by side

@@ -95,9 +95,14 @@ def test_sequence_regression_scorer_loads_a_saved_model(tmp_path):
 
 
 def test_perplexity_under_smollm2_from_its_gguf_file(tmp_path, monkeypatch):
+    from curation import packaged
     from curation.models import PerplexityScorer
+    from curation_assets import settings
 
-    monkeypatch.setenv("CURATION_MODEL_CACHE", str(tmp_path / "cache"))
+    # CURATION_MODEL_CACHE is read with the other settings, which hand it to the library
+    monkeypatch.setattr(settings, "_current", settings._current)
+    monkeypatch.setattr(packaged, "_cache_dir", packaged._cache_dir)
+    settings.use(settings.Settings.from_env({"CURATION_MODEL_CACHE": str(tmp_path / "cache")}))
     scorer = PerplexityScorer(batch_size=2, max_length=64)
     fluent = "The cat sat on the mat. It was a sunny day, and the children played in the garden."
     shuffled = "mat garden the sunny on day cat children, It played the a sat was and in The the."

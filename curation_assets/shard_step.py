@@ -1,0 +1,74 @@
+"""The skeleton every per-shard table shares: fingerprint -> skip when up to date -> compute, time and write ->
+metadata -> checks.
+
+An asset computes its fingerprint (its code version and everything its output depends on, upstream
+fingerprints included) and hands it to ``shard_step`` with a ``compute`` function. When the table stored for
+the partition carries that fingerprint (and ``fresh()`` agrees, for tables with side files), nothing is
+computed: the stored table's ``columns`` are read for the checks. Otherwise ``compute(stored_info)`` returns the
+new table and its footer info; the step adds the fingerprint, the row count, the wall and CPU seconds of the
+computation, and writes the table (atomically: see ``curation.storage``). ``ShardStep.result`` then builds the
+materialisation every shard asset reports: the common metadata, the asset's own, the data version (the
+fingerprint, so downstream automation sees a change only when the output changed) and the common checks.
+"""
+
+import dataclasses
+import time
+from typing import Callable
+
+import dagster as dg
+import pyarrow as pa
+
+from curation_assets.common import base_metadata, check_results
+
+
+@dataclasses.dataclass
+class ShardStep:
+    store: object
+    asset: str
+    snapshot: str
+    shard: str
+    fingerprint: str
+    info: dict  # the footer info: the one just written, or the stored one when up to date
+    recomputed: bool
+    table: pa.Table  # the table just computed, or the stored table's requested columns
+    nbytes: int
+
+    @property
+    def url(self) -> str:
+        return self.store.url(self.asset, self.snapshot, self.shard)
+
+    def result(self, expected: pa.Schema, had_input: bool, metadata: dict | None = None,
+               checks: list[dg.AssetCheckResult] = ()) -> dg.MaterializeResult:
+        """The materialisation: common metadata + ``metadata``, the fingerprint as data version, the common
+        checks (schema, non-empty, unique ids) + ``checks``."""
+        schema = self.table.schema if self.recomputed else self.store.schema(self.asset, self.snapshot, self.shard)
+        results = check_results(schema, expected, self.table.column("id"), had_input) + list(checks)
+        md = base_metadata(self.info, self.url, self.recomputed, self.nbytes)
+        md.update(metadata or {})
+        return dg.MaterializeResult(metadata=md, data_version=dg.DataVersion(self.fingerprint), check_results=results)
+
+
+def shard_step(context, store, asset: str, snapshot: str, shard: str, fingerprint: str,
+               compute: Callable[[dict | None], tuple[pa.Table, dict]], *, columns: list[str] | None = ("id",),
+               force: bool = False, fresh: Callable[[], bool] | None = None) -> ShardStep:
+    """Compute and write ``asset``'s table for one partition unless the stored one carries ``fingerprint``.
+
+    ``compute(stored_info)`` gets the stored footer info (None when there is none; an asset can reuse part of
+    the stored work, as quality does when only its thresholds changed) and returns ``(table, info)``.
+    ``columns``: what to read of an up-to-date table for the checks (None: every column).
+    """
+    stored = store.info(asset, snapshot, shard)
+    if stored and stored.get("fingerprint") == fingerprint and not force and (fresh is None or fresh()):
+        context.log.info(f"{asset} of {snapshot} shard {shard} is up to date (fingerprint {fingerprint[:12]}); "
+                         "not recomputed")
+        table = store.read(asset, snapshot, shard, columns=list(columns) if columns is not None else None)
+        return ShardStep(store, asset, snapshot, shard, fingerprint, stored, False, table,
+                         store.size(asset, snapshot, shard))
+    t0, c0 = time.perf_counter(), time.process_time()
+    table, info = compute(stored)
+    # seconds: wall time of the computation; cpu_seconds: CPU time of this process over it (every thread), the
+    # figure to compare when the machine is shared or several workers run side by side
+    info = {**info, "fingerprint": fingerprint, "rows": table.num_rows,
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+    nbytes = store.write(asset, snapshot, shard, table, info)
+    return ShardStep(store, asset, snapshot, shard, fingerprint, info, True, table, nbytes)
