@@ -97,7 +97,23 @@ def publish(store, config, version: str, man: dict, card_files: dict[str, str]) 
         if old != version:
             store.fs.rm(store.side_path(MIXTURES, config.name, old), recursive=True)
             removed.append(old)
+    removed += remove_unversioned_parts(store, config.name)
     return removed
+
+
+def remove_unversioned_parts(store, name: str) -> list[str]:
+    """Part files left directly under ``mixtures/<name>/`` by builds before versions existed: no manifest lists
+    them any more, but a glob over the folder would read them beside the current version's parts."""
+    root = store.side_path(MIXTURES, name, "")
+    try:
+        found = store.fs.ls(root, detail=False)
+    except FileNotFoundError:
+        return []
+    stale = [p for p in found if posixpath.basename(p.rstrip("/")).startswith("part-")
+             and p.endswith(".parquet") and not store.fs.isdir(p)]
+    for p in stale:
+        store.fs.rm(p)
+    return [posixpath.basename(p) for p in stale]
 
 
 def manifest(results, config, parts: list[dict], extra: dict) -> dict:

@@ -105,14 +105,18 @@ def test_selection_does_not_depend_on_sharding_and_rebuilds_publish_a_new_versio
     assert pick(a, four) == pick(b, two)  # the same documents and copies, however the corpus is sharded
     assert max(r for _, r in pick(a, four)) >= 1  # rehydration gave some documents a second copy
 
-    # a rebuild into fewer parts: a new version; a glob over the published mixture reads exactly the manifest
+    # a rebuild into fewer parts: a new version; a glob over the published mixture reads exactly the manifest,
+    # even where a build from before versions existed left its parts directly in the mixture's folder
     before = len(a["shards"])
+    legacy = tmp_path / "four/mixtures/m/part-00000.parquet"
+    pl.DataFrame({"id": ["old"]}).write_parquet(legacy)
     c = _build(four, _config(total_tokens=300_000, shard_tokens=200_000, keep_versions=1), 4)
     assert len(c["shards"]) < before and c["version"] != a["version"]
     assert published(four, "m")["version"] == c["version"] and versions(four, "m") == [c["version"]]
     root = four.side_path("mixtures", "m", "")
     globbed = pl.read_parquet(f"{root}/**/*.parquet")
     assert globbed.height == sum(p["documents"] for p in c["shards"]) == _read(four, c).height
+    assert not legacy.exists()
     assert (tmp_path / "four/mixtures/m/CURRENT").read_text().strip() == c["version"]
     assert not list((tmp_path / "four/mixtures/m").glob("*/work"))  # the work tables are gone
     # keep_versions: 2 keeps the previous version beside the current one
