@@ -178,7 +178,7 @@ def finalize(config, plans: dict, outputs: list[dict], report, extra: dict) -> t
 
 
 def build(store, config, units: list, fingerprint: str, tid: str, topics=None, write=None) -> dict:
-    """The whole mixture, unit after unit in this process (the Dagster asset runs the per-unit steps as parallel
+    """The whole mixture, unit after unit in this process (the Dagster asset runs the per-unit steps as mapped
     ops instead); ``write(unit)`` may replace the per-unit writer (e.g. a process pool). Returns the manifest."""
     import time
     from collections import Counter

@@ -10,6 +10,7 @@ import dagster as dg
 from curation_assets.annotations import quality_annotations
 from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.documents import documents
+from curation_assets.executor import in_process_or_multiprocess
 from curation_assets.mixing import MIXTURE_ASSETS, corpora
 from curation_assets.quality import quality, quality_classifier
 from curation_assets.language import language
@@ -117,8 +118,9 @@ def build_definitions(settings: _settings.Settings | None = None, overrides: dic
         schedules=[snapshot_schedule],
         resources=resources(s, overrides),
         # a run's steps in its own process: a run with nothing to recompute costs one process start, not one per
-        # step (the multiprocess default); runs themselves go in parallel (run queue, `curation run --workers`)
-        executor=dg.in_process_executor,
+        # step (Dagster's multiprocess default); runs themselves go in parallel (run queue, `curation run
+        # --workers`); a run may ask for several processes (a large mixture's write ops): curation_assets/executor.py
+        executor=in_process_or_multiprocess,
     )
 
 

@@ -2,8 +2,8 @@
 
 Each mixture is a graph-backed asset ``mixtures/<file stem>``: a ``plan`` op (validation before any work, the
 fingerprint from Parquet footers only, the per-unit candidate tables and statistics, the plan), one ``write`` op
-per unit (crawl snapshot x shard, or corpus; mapped dynamically, so an executor with several processes runs them in
-parallel), and a ``publish`` op (manifest, data card, the pointer flipped last, old versions removed). The
+per unit (crawl snapshot x shard, or corpus; mapped dynamically: one after another under the default in-process
+executor, in parallel when the run asks for ``multiprocess``, see curation_assets/executor.py), and a ``publish`` op (manifest, data card, the pointer flipped last, old versions removed). The
 mixture's ``automation`` key (eager | manual | {cron: ...}) sets its AutomationCondition.
 """
 
@@ -232,7 +232,8 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
         automation_condition=automation_condition(raw),
         description=f"The training mixture defined in {os.path.relpath(path, PROJECT_ROOT)}: weighted groups of "
                     "kept documents (crawl snapshots, accepted rewrites, registered corpora) to a token budget, planned "
-                    "from per-group statistics, written per shard in parallel, published as a new version with a "
+                    "from per-group statistics, written per shard (in parallel with the multiprocess execution config), "
+                    "published as a new version with a "
                     "manifest and a data card.")
 
 

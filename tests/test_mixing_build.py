@@ -177,3 +177,45 @@ def test_topic_groups_are_fitted_on_a_sample_and_assigned_per_shard(tmp_path):
     man = _build(store, cfg, 2)
     assert {g["group"] for g in man["groups"]} == {"topic-00", "topic-01"}
     assert all(g["documents_available"] > 0 and g["tokens"] > 0 for g in man["groups"])
+
+
+def _mixture_job():
+    """A reconstructable job (multiprocess steps re-import it): the mixture asset of $TEST_MIXTURE over the store
+    at $TEST_MIXTURE_OUT, under the project's executor."""
+    import os
+
+    import dagster as dg
+
+    from curation_assets.executor import in_process_or_multiprocess
+    from curation_assets.mixing import mixture_asset
+    from resources import StorageResource
+
+    defs = dg.Definitions(assets=[mixture_asset(os.environ["TEST_MIXTURE"])], executor=in_process_or_multiprocess,
+                          jobs=[dg.define_asset_job("build_mine")],
+                          resources={"storage": StorageResource(base=os.environ["TEST_MIXTURE_OUT"])})
+    return defs.get_job_def("build_mine")
+
+
+def test_a_mixture_run_can_write_its_units_in_several_processes(tmp_path, monkeypatch):
+    """In process by default; with ``multiprocess`` in the run config each unit's write op runs in its own
+    process, and the published mixture is the same as the in-process build's."""
+    import dagster as dg
+
+    for name in ("seq", "par"):
+        make_store(tmp_path / name, 4, limit=200)
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nrewrites: false\ngroup_by: [source, snapshot]\nweights: {crawl/CC-MAIN-2019-30: 1}\n"
+                    "total_tokens: 20000\nshard_tokens: 5000\n")
+    monkeypatch.setenv("TEST_MIXTURE", str(path))
+    pids = {}
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        for name, config in (("seq", {}), ("par", {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}})):
+            monkeypatch.setenv("TEST_MIXTURE_OUT", str(tmp_path / name))
+            with dg.execute_job(dg.reconstructable(_mixture_job), instance, run_config=config) as res:
+                assert res.success
+                pids[name] = {e.pid for e in res.all_events if e.is_step_start and "_write[" in (e.step_key or "")}
+    assert len(pids["seq"]) == 1 and len(pids["par"]) == 4  # one process for all; one per unit
+    ids = {n: sorted(_read(ShardStore(str(tmp_path / n)), published(ShardStore(str(tmp_path / n)), "mine"))["id"])
+           for n in ("seq", "par")}
+    assert ids["seq"] == ids["par"] and ids["seq"]
