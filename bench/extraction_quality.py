@@ -143,6 +143,20 @@ def evaluate(name: str, extractor, sets, repeat: int = 1) -> dict:
     return res
 
 
+def dump_errors(name: str, extractor, snippets, path: str) -> None:
+    """The tuning half's snippet errors of one route, one JSON line per page (the report half stays unread)."""
+    with open(path, "a") as f:
+        for body, with_, without, h in snippets:
+            if h != 0:
+                continue
+            text = extractor(decode_html(body, None)[0])
+            nt = norm_ws(text)
+            kept = [s for s in without if norm_ws(s) in nt]
+            lost = [s for s in with_ if norm_ws(s) not in nt]
+            if kept or lost:
+                f.write(json.dumps({"route": name, "kept": kept, "lost": lost, "text": text}) + "\n")
+
+
 def routes() -> dict:
     """Every route measured for the README's extraction table: the extractors plus Resiliparse variants."""
     from resiliparse.extract.html2text import extract_plain_text
@@ -186,6 +200,8 @@ def main() -> None:
     ap.add_argument("--out", default="docs/extraction_quality.json")
     ap.add_argument("--routes", default="", help="comma-separated route names (default: all)")
     ap.add_argument("--repeat", type=int, default=1, help="passes per route; speed = the fastest")
+    ap.add_argument("--dump", default="", help="write, per route, the trafilatura-eval snippets it gets wrong "
+                    "(must-not-have kept, must-have lost) of the tuning half only, as JSONL, to this file")
     args = ap.parse_args()
     sets = load_sets(Path(args.data))
     all_routes = routes()
@@ -194,6 +210,8 @@ def main() -> None:
     for name in names:
         r = evaluate(name, all_routes[name], sets, args.repeat)
         results.append(r)
+        if args.dump:
+            dump_errors(name, all_routes[name], sets[1], args.dump)
         print(json.dumps(r), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")

@@ -38,11 +38,12 @@ SKIP_SELECTORS: tuple[str, ...] = (
     "h1",  # the page title: the article benchmark's bodies and Trafilatura's output leave it out
     "[class*=title]:not(:has(p))",  # title / subtitle / teaser-title blocks
     "[class*=caption]",  # Trafilatura DISCARD_IMAGE_ELEMENTS: contains(@class, 'caption')
-    "[class*=author]",  # Trafilatura OVERALL_DISCARD_XPATH: 'author' token (author boxes, bios)
+    "[class*=author i]",  # Trafilatura OVERALL_DISCARD_XPATH 'author' token, AUTHOR_DISCARD '[Aa]uthor' (bios)
     "[class*=byline]",  # Trafilatura OVERALL_DISCARD_XPATH: 'byline'
     "[class*=footer]",  # Trafilatura OVERALL_DISCARD_XPATH: 'footer' (id and class)
     "[id*=footer]",
     "[class*=more-]",  # "more-stories", "more-on" teaser boxes (Trafilatura: 'more-on', '-stories')
+    "[class*=teaser i]",  # Trafilatura TEASER_DISCARD_XPATH: contains(translate(@class, 'T', 't'), 'teaser')
 )
 
 # jusText's defaults (justext.core) except LENGTH_HIGH (200 there) and MAX_LINK_DENSITY (0.2 there): tuned on
@@ -53,6 +54,39 @@ MAX_HEADING_DISTANCE = 200
 MAX_LINK_DENSITY = 0.3
 NOTICE_MAX_CHARS = 300
 _NOTICE = re.compile(r"javascript|cookie", re.I)
+#: Boilerplate phrases: a block under PHRASE_MAX_CHARS that holds one is a notice, not text. C4's line rule
+#: (c4_utils: "terms of use", "privacy policy") widened to the prompts Trafilatura removes by class or id
+#: (OVERALL_DISCARD_XPATH: share/social, newsletter, related, comment, author, ad; RE_FILTER: "Mehr zum Thema",
+#: "More on this") in the languages of the benchmark pages, plus photo credits and date/update stamps. Whole
+#: words and phrases, never a site's wording; a space matches any run of white space.
+PHRASE_MAX_CHARS = 120
+PHRASES: dict[str, str] = {
+    "subscribe": r"newsletter|subscri(?:be|ber|bers|ption)|abonn(?:ieren|iere|ement|ez|er)\b|suscr[ií]b|iscriviti|"
+                 r"sign(?:\s|-)?(?:up|in)\b|log(?:\s|-)?in\b|einloggen|anmelden|registrieren|se connecter|"
+                 r"inicia(?:r)? sesi[oó]n",
+    "share": r"share (?:this|on|via)|\bteilen\b|partager|compartir|condividi|follow us|folg(?:en sie|t) uns|"
+             r"suivez-nous|s[ií]guenos|seguici",
+    "more": r"read more|continue reading|read the rest|weiterlesen|mehr lesen|lire la suite|leer m[aá]s|"
+            r"leggi (?:tutto|anche)|czytaj (?:wi[eę]cej|tak[zż]e)|more from|lesen sie auch|mehr zum thema|"
+            r"das k[oö]nnte sie auch interessieren|weitere (?:beitr[aä]ge|artikel|themen|nachrichten)|"
+            r"you (?:may|might) also like|related|à lire aussi|voir aussi|lire aussi|te puede interesar|"
+            r"noticias relacionadas|neueste artikel|top themen|empfohlen von|"
+            r"recommended (?:for you|articles|stories|reading)|zum weiterlesen",
+    "comment": r"leave a (?:comment|reply)|post a comment|add a comment|\d+ comments?\b|comments? (?:are )?closed|"
+               r"no comments|kommentar(?:e|ieren)\b|kommentieren|commentaires?\b|comentarios?\b|"
+               r"will not be published|wird nicht ver[oö]ffentlicht",
+    "donate": r"\bdonat(?:e|ion)|\bspenden?\b|support us|unterst[uü]tzen sie uns",
+    "credit": r"(?:^|\()(?:foto|fotos|photo|photos|bild|titelbild|image|credit|quelle|source|cr[ée]dit|imagen)s?\s*:",
+    "date": r"aktualisiert|last modified|(?:last )?updated(?: on|:| at)|(?:first )?published(?: on|:| at)|"
+            r"ver[oö]ffentlicht am|publi[ée] le|mis à jour|actualizado|zuletzt ge[äa]ndert",
+    "legal/ads": r"all rights reserved|alle rechte vorbehalten|tous droits r[ée]serv[ée]s|todos los derechos reservados|"
+                 r"tutti i diritti riservati|terms of use|privacy policy|advertis|werbung|anzeige\b|publicidad|"
+                 r"publicit[ée]|affiliate",
+    "click": r"click here|klicken sie hier|hier klicken|hier geht es zu|cliquez ici|haga clic|clicca qui",
+    "listen": r"listen to (?:this|the) (?:article|story)|artikel (?:an)?h[oö]ren|escucha esta nota|"
+              r"[ée]couter (?:cet |l')article|ascolta l'articolo",
+}
+_PHRASE = re.compile("|".join(PHRASES.values()).replace(" ", r"\s+"), re.I)
 _SENTENCE_END = (".", "!", "?", '"', "”", "“", "»", "«", "…")
 _TAG = re.compile(r"<(/?)(h[1-6]|p|ul|ol|li|pre|br|a)\b[^>]*>", re.I)
 
@@ -108,7 +142,8 @@ def blocks_from_minimal_html(s: str) -> list[Block]:
 def _classify(blocks: list[Block], length_low: int, length_high: int) -> None:
     for b in blocks:  # jusText classify_paragraphs with stop-word thresholds 0 (language-independent)
         n = len(b.text)
-        if "\xa9" in b.text or (n < NOTICE_MAX_CHARS and _NOTICE.search(b.text)):
+        if "\xa9" in b.text or (n < NOTICE_MAX_CHARS and _NOTICE.search(b.text)) or (
+                n < PHRASE_MAX_CHARS and _PHRASE.search(b.text)):
             b.cls = "bad"
         else:
             b.cls = "short" if n < length_low else "good" if n > length_high else "neargood"
