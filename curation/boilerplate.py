@@ -175,20 +175,45 @@ def _good_follows(blocks: list[Block], i: int, max_distance: int) -> bool:
     return False
 
 
+def _tables(blocks: list[Block]) -> list[tuple[Block, list[Block]]]:
+    """Runs of two or more tab-separated bare lines (Resiliparse writes a table row as its cells joined by tabs)
+    merged into one block each, so a table is kept or dropped whole, as jusText classifies a paragraph whole:
+    (block to classify, the rows it stands for)."""
+    out: list[tuple[Block, list[Block]]] = []
+    i = 0
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) and blocks[j].kind == "t" and "\t" in blocks[j].text:
+            j += 1
+        if j - i >= 2:
+            rows = blocks[i:j]
+            out.append((Block("t", "\n".join(r.text for r in rows), "", sum(r.link_chars for r in rows)), rows))
+            i = j
+        else:
+            out.append((blocks[i], []))
+            i += 1
+    return out
+
+
 def classify_blocks(blocks: list[Block], length_low: int = LENGTH_LOW, length_high: int = LENGTH_HIGH,
                     max_heading_distance: int = MAX_HEADING_DISTANCE,
                     max_link_density: float = MAX_LINK_DENSITY) -> list[Block]:
     """jusText's context-free then context-sensitive classification (justext.core.revise_paragraph_classification).
 
-    Sets each block's ``cls`` to good or bad; link-dense blocks are bad and invisible to their neighbours.
+    Sets each block's ``cls`` to good or bad; link-dense blocks are bad and invisible to their neighbours; the
+    rows of a table share one class.
     """
+    units = _tables(blocks)
     rest = []
-    for b in blocks:
+    for b, _ in units:
         if b.link_chars > max_link_density * len(b.text):
             b.cls = "bad"
         else:
             rest.append(b)
     _revise(rest, length_low, length_high, max_heading_distance)
+    for b, rows in units:
+        for r in rows:
+            r.cls = b.cls
     return blocks
 
 
