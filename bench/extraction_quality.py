@@ -14,7 +14,10 @@ was not looked at while tuning. Speed: pages per CPU-second (process time) of de
 over all three sets.
 
     python bench/extraction_quality.py [--data ../shared/data/extraction] [--out docs/extraction_quality.json]
-        [--routes resiliparse+clean,resiliparse,trafilatura] [--repeat 3]
+        [--routes resiliparse+clean,resiliparse,trafilatura] [--repeat 3] [--dump errors.jsonl]
+
+``--dump`` appends, per route, the tuning half's snippet errors (must-not-have kept, must-have lost) and the
+extracted text, one JSON line per page: what the rules were developed on (the report half is never dumped).
 """
 
 from __future__ import annotations
@@ -172,6 +175,12 @@ def routes() -> dict:
 
     skip = list(SKIP_SELECTORS)
     traf = Extractor(ExtractionConfig(extractor="trafilatura"))
+    # the default's first version (issue 16, first pass): no teaser selector, "author" in lower case only
+    skip_v1 = [{"[class*=author i]": "[class*=author]"}.get(s, s) for s in skip if s != "[class*=teaser i]"]
+
+    def clean(html, selectors=skip, **params):
+        return clean_minimal_html(res(html, comments=False, preserve_formatting="minimal_html", list_bullets=False,
+                                      links=True, skip_elements=selectors), **params).strip()
 
     def cascade(html, threshold=0.17):  # threshold: the top tenth of the tuning half's pages by bad share
         blocks = classify_blocks(blocks_from_minimal_html(res(html, comments=False, preserve_formatting="minimal_html",
@@ -183,12 +192,16 @@ def routes() -> dict:
 
     return {
         "resiliparse+clean": Extractor(ExtractionConfig(extractor="resiliparse+clean")),
+        "resiliparse+clean without the phrase rule": lambda h: clean(h, phrase_max_chars=0),
+        "resiliparse+clean without the teaser and any-case author selectors": lambda h: clean(h, skip_v1),
+        "resiliparse+clean without whole tables": lambda h: clean(h, tables=False),
+        "resiliparse+clean v1 (first pass: none of the three)": lambda h: clean(h, skip_v1, phrase_max_chars=0,
+                                                                                 tables=False),
         "resiliparse": Extractor(ExtractionConfig(extractor="resiliparse")),
         "resiliparse comments=False": lambda h: res(h, comments=False),
         "resiliparse comments=False post_meta=False": lambda h: res(h, comments=False, post_meta=False),
         "resiliparse comments=False + skip selectors": lambda h: res(h, comments=False, skip_elements=skip),
-        "resiliparse comments=False + jusText blocks": lambda h: clean_minimal_html(
-            res(h, comments=False, preserve_formatting="minimal_html", list_bullets=False, links=True)).strip(),
+        "resiliparse comments=False + jusText blocks": lambda h: clean(h, []),
         "resiliparse+clean + cascade to trafilatura above 17% dropped": cascade,
         "trafilatura": traf,
     }

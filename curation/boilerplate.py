@@ -5,7 +5,8 @@ Two stages, both cheap next to the HTML parse:
 1. ``SKIP_SELECTORS``, CSS selectors handed to Resiliparse (``skip_elements``) so that whole DOM subtrees are
    dropped in C before text extraction. Each one adds to Resiliparse's own class/id rules a rule Trafilatura
    applies in ``xpaths.py`` (``OVERALL_DISCARD_XPATH``: footer, author/byline; ``DISCARD_IMAGE_ELEMENTS``:
-   captions; ``PRECISION_DISCARD_XPATH``: ``<header>``) or that Trafilatura's output implies (it never
+   captions; ``PRECISION_DISCARD_XPATH``: ``<header>``; ``TEASER_DISCARD_XPATH``: teaser, any case, as
+   Trafilatura's ``translate()`` and ``[Aa]uthor`` do) or that Trafilatura's output implies (it never
    returns the page title ``<h1>`` or ``*title*`` blocks in the body, nor "more ..." teaser boxes).
 2. ``classify_blocks``: jusText's context-sensitive paragraph classification (Pomikálek 2011, *Removing
    boilerplate and duplicate content from web corpora*, ch. 3; the ``justext`` package's ``core.py``) on the
@@ -17,14 +18,19 @@ Two stages, both cheap next to the HTML parse:
    are kept when a good block follows within ``max_heading_distance`` chars. One change: link-dense blocks are
    dropped but do not count as bad neighbours ("Read more: <link>" inside an article must not pull the next
    sub-heading out). Plus C4's line rule (Raffel et al. 2020, ``c4_utils.clean_page``: drop lines with
-   "javascript" or a cookie/policy notice), here: blocks under 300 chars that say "javascript" or "cookie";
+   "javascript" or a cookie/policy notice), here: blocks under 300 chars that say "javascript" or "cookie",
+   and blocks under ``PHRASE_MAX_CHARS`` (120) chars that hold a boilerplate phrase (curation.boilerplate_phrases:
+   subscribe/log-in, share/follow, "read more"/related, comment prompts, donate, photo credits, update stamps,
+   rights/ads, "click here", "listen to this article"; C4's list widened to Trafilatura's discard vocabulary);
    and C4's terminal-punctuation rule as a hint: a short ``<p>`` of five or more words that ends like a
    sentence is near-good, not short (an article's closing line stays when good text precedes it).
    Orphan headings ("Lesen Sie auch", "Related"), comment-form notices, menus and teaser stubs between bad
-   blocks are dropped; short lines between good paragraphs are kept.
+   blocks are dropped; short lines between good paragraphs are kept. A table (a run of tab-separated lines:
+   Resiliparse writes a row as its cells joined by tabs) is classified as one block, so a data table beside
+   the article stays whole instead of losing its short rows one by one.
 
 The thresholds were chosen on one half of the benchmark pages (split by a hash of the page id or host) and
-reported on the other half: see ``bench/extraction_quality.py --split``.
+reported on the other half: see ``bench/extraction_quality.py`` (its ``tune_half`` / ``report_half``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from __future__ import annotations
 import html as _html
 import re
 from dataclasses import dataclass
+
+from curation.boilerplate_phrases import is_notice
 
 SKIP_SELECTORS: tuple[str, ...] = (
     "header:not(:has(p))",  # Trafilatura PRECISION_DISCARD_XPATH: .//header (here: unless it holds a paragraph)
@@ -53,40 +61,7 @@ LENGTH_HIGH = 100
 MAX_HEADING_DISTANCE = 200
 MAX_LINK_DENSITY = 0.3
 NOTICE_MAX_CHARS = 300
-_NOTICE = re.compile(r"javascript|cookie", re.I)
-#: Boilerplate phrases: a block under PHRASE_MAX_CHARS that holds one is a notice, not text. C4's line rule
-#: (c4_utils: "terms of use", "privacy policy") widened to the prompts Trafilatura removes by class or id
-#: (OVERALL_DISCARD_XPATH: share/social, newsletter, related, comment, author, ad; RE_FILTER: "Mehr zum Thema",
-#: "More on this") in the languages of the benchmark pages, plus photo credits and date/update stamps. Whole
-#: words and phrases, never a site's wording; a space matches any run of white space.
-PHRASE_MAX_CHARS = 120
-PHRASES: dict[str, str] = {
-    "subscribe": r"newsletter|subscri(?:be|ber|bers|ption)|abonn(?:ieren|iere|ement|ez|er)\b|suscr[ií]b|iscriviti|"
-                 r"sign(?:\s|-)?(?:up|in)\b|log(?:\s|-)?in\b|einloggen|anmelden|registrieren|se connecter|"
-                 r"inicia(?:r)? sesi[oó]n",
-    "share": r"share (?:this|on|via)|\bteilen\b|partager|compartir|condividi|follow us|folg(?:en sie|t) uns|"
-             r"suivez-nous|s[ií]guenos|seguici",
-    "more": r"read more|continue reading|read the rest|weiterlesen|mehr lesen|lire la suite|leer m[aá]s|"
-            r"leggi (?:tutto|anche)|czytaj (?:wi[eę]cej|tak[zż]e)|more from|lesen sie auch|mehr zum thema|"
-            r"das k[oö]nnte sie auch interessieren|weitere (?:beitr[aä]ge|artikel|themen|nachrichten)|"
-            r"you (?:may|might) also like|related|à lire aussi|voir aussi|lire aussi|te puede interesar|"
-            r"noticias relacionadas|neueste artikel|top themen|empfohlen von|"
-            r"recommended (?:for you|articles|stories|reading)|zum weiterlesen",
-    "comment": r"leave a (?:comment|reply)|post a comment|add a comment|\d+ comments?\b|comments? (?:are )?closed|"
-               r"no comments|kommentar(?:e|ieren)\b|kommentieren|commentaires?\b|comentarios?\b|"
-               r"will not be published|wird nicht ver[oö]ffentlicht",
-    "donate": r"\bdonat(?:e|ion)|\bspenden?\b|support us|unterst[uü]tzen sie uns",
-    "credit": r"(?:^|\()(?:foto|fotos|photo|photos|bild|titelbild|image|credit|quelle|source|cr[ée]dit|imagen)s?\s*:",
-    "date": r"aktualisiert|last modified|(?:last )?updated(?: on|:| at)|(?:first )?published(?: on|:| at)|"
-            r"ver[oö]ffentlicht am|publi[ée] le|mis à jour|actualizado|zuletzt ge[äa]ndert",
-    "legal/ads": r"all rights reserved|alle rechte vorbehalten|tous droits r[ée]serv[ée]s|todos los derechos reservados|"
-                 r"tutti i diritti riservati|terms of use|privacy policy|advertis|werbung|anzeige\b|publicidad|"
-                 r"publicit[ée]|affiliate",
-    "click": r"click here|klicken sie hier|hier klicken|hier geht es zu|cliquez ici|haga clic|clicca qui",
-    "listen": r"listen to (?:this|the) (?:article|story)|artikel (?:an)?h[oö]ren|escucha esta nota|"
-              r"[ée]couter (?:cet |l')article|ascolta l'articolo",
-}
-_PHRASE = re.compile("|".join(PHRASES.values()).replace(" ", r"\s+"), re.I)
+PHRASE_MAX_CHARS = 120  # blocks shorter than this that hold a boilerplate phrase are bad (tuning half)
 _SENTENCE_END = (".", "!", "?", '"', "”", "“", "»", "«", "…")
 _TAG = re.compile(r"<(/?)(h[1-6]|p|ul|ol|li|pre|br|a)\b[^>]*>", re.I)
 
@@ -139,11 +114,11 @@ def blocks_from_minimal_html(s: str) -> list[Block]:
     return out
 
 
-def _classify(blocks: list[Block], length_low: int, length_high: int) -> None:
+def _classify(blocks: list[Block], length_low: int, length_high: int, phrase_max_chars: int) -> None:
     for b in blocks:  # jusText classify_paragraphs with stop-word thresholds 0 (language-independent)
         n = len(b.text)
-        if "\xa9" in b.text or (n < NOTICE_MAX_CHARS and _NOTICE.search(b.text)) or (
-                n < PHRASE_MAX_CHARS and _PHRASE.search(b.text)):
+        low = b.text.lower() if n < NOTICE_MAX_CHARS else ""
+        if "\xa9" in b.text or "javascript" in low or "cookie" in low or (n < phrase_max_chars and is_notice(low)):
             b.cls = "bad"
         else:
             b.cls = "short" if n < length_low else "good" if n > length_high else "neargood"
@@ -197,28 +172,32 @@ def _tables(blocks: list[Block]) -> list[tuple[Block, list[Block]]]:
 
 def classify_blocks(blocks: list[Block], length_low: int = LENGTH_LOW, length_high: int = LENGTH_HIGH,
                     max_heading_distance: int = MAX_HEADING_DISTANCE,
-                    max_link_density: float = MAX_LINK_DENSITY) -> list[Block]:
+                    max_link_density: float = MAX_LINK_DENSITY, phrase_max_chars: int | None = None,
+                    tables: bool = True) -> list[Block]:
     """jusText's context-free then context-sensitive classification (justext.core.revise_paragraph_classification).
 
     Sets each block's ``cls`` to good or bad; link-dense blocks are bad and invisible to their neighbours; the
-    rows of a table share one class.
+    rows of a table share one class (``tables=False``: each row is classified alone, as before issue 16's second
+    pass; ``phrase_max_chars=0`` turns the phrase rule off).
     """
-    units = _tables(blocks)
+    units = _tables(blocks) if tables else [(b, []) for b in blocks]
     rest = []
     for b, _ in units:
         if b.link_chars > max_link_density * len(b.text):
             b.cls = "bad"
         else:
             rest.append(b)
-    _revise(rest, length_low, length_high, max_heading_distance)
+    _revise(rest, length_low, length_high, max_heading_distance,
+            PHRASE_MAX_CHARS if phrase_max_chars is None else phrase_max_chars)
     for b, rows in units:
         for r in rows:
             r.cls = b.cls
     return blocks
 
 
-def _revise(blocks: list[Block], length_low: int, length_high: int, max_heading_distance: int) -> None:
-    _classify(blocks, length_low, length_high)
+def _revise(blocks: list[Block], length_low: int, length_high: int, max_heading_distance: int,
+            phrase_max_chars: int) -> None:
+    _classify(blocks, length_low, length_high, phrase_max_chars)
     cf = [b.cls for b in blocks]
     for i, b in enumerate(blocks):  # short headings just before good text become near-good
         if b.kind == "h" and b.cls == "short" and _good_follows(blocks, i, max_heading_distance):
@@ -253,6 +232,6 @@ def render(blocks: list[Block]) -> str:
     return "\n\n".join(("• " + b.text) if b.kind == "li" else b.text for b in blocks)
 
 
-def clean_minimal_html(s: str, **params: float) -> str:
+def clean_minimal_html(s: str, **params) -> str:
     """The text of the blocks jusText's classification keeps, from Resiliparse ``minimal_html`` output."""
     return render([b for b in classify_blocks(blocks_from_minimal_html(s), **params) if b.cls == "good"])
