@@ -150,11 +150,14 @@ def _good_follows(blocks: list[Block], i: int, max_distance: int) -> bool:
     return False
 
 
-def _tables(blocks: list[Block]) -> list[tuple[Block, list[Block]]]:
+def _tables(blocks: list[Block]) -> tuple[list[Block], list[tuple[Block, list[Block]]]]:
     """Runs of two or more tab-separated bare lines (Resiliparse writes a table row as its cells joined by tabs)
     merged into one block each, so a table is kept or dropped whole, as jusText classifies a paragraph whole:
-    (block to classify, the rows it stands for)."""
-    out: list[tuple[Block, list[Block]]] = []
+    (the blocks with each table merged, [(merged block, the rows it stands for)])."""
+    if not any("\t" in b.text for b in blocks):
+        return blocks, []
+    out: list[Block] = []
+    merged: list[tuple[Block, list[Block]]] = []
     i = 0
     while i < len(blocks):
         j = i
@@ -162,12 +165,13 @@ def _tables(blocks: list[Block]) -> list[tuple[Block, list[Block]]]:
             j += 1
         if j - i >= 2:
             rows = blocks[i:j]
-            out.append((Block("t", "\n".join(r.text for r in rows), "", sum(r.link_chars for r in rows)), rows))
+            merged.append((Block("t", "\n".join(r.text for r in rows), "", sum(r.link_chars for r in rows)), rows))
+            out.append(merged[-1][0])
             i = j
         else:
-            out.append((blocks[i], []))
+            out.append(blocks[i])
             i += 1
-    return out
+    return out, merged
 
 
 def classify_blocks(blocks: list[Block], length_low: int = LENGTH_LOW, length_high: int = LENGTH_HIGH,
@@ -180,16 +184,16 @@ def classify_blocks(blocks: list[Block], length_low: int = LENGTH_LOW, length_hi
     rows of a table share one class (``tables=False``: each row is classified alone, as before issue 16's second
     pass; ``phrase_max_chars=0`` turns the phrase rule off).
     """
-    units = _tables(blocks) if tables else [(b, []) for b in blocks]
+    units, merged = _tables(blocks) if tables else (blocks, [])
     rest = []
-    for b, _ in units:
+    for b in units:
         if b.link_chars > max_link_density * len(b.text):
             b.cls = "bad"
         else:
             rest.append(b)
     _revise(rest, length_low, length_high, max_heading_distance,
             PHRASE_MAX_CHARS if phrase_max_chars is None else phrase_max_chars)
-    for b, rows in units:
+    for b, rows in merged:
         for r in rows:
             r.cls = b.cls
     return blocks

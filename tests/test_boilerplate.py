@@ -147,5 +147,5 @@ def test_a_data_table_stays_with_its_article(default, monkeypatch):
     text = default(page(name))
     assert annotated(name, text) == ([], [])
     assert "CO2 Ausstoß pro km in Gramm\t\t37" in text
-    monkeypatch.setattr(boilerplate, "_tables", lambda blocks: [(b, []) for b in blocks])  # rows one by one
+    monkeypatch.setattr(boilerplate, "_tables", lambda blocks: (blocks, []))  # rows one by one
     assert "CO2 Ausstoß pro km in" not in Extractor()(page(name))
