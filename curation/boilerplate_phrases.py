@@ -15,14 +15,16 @@ import re
 #: words and phrases, never a site's wording; a space matches any run of white space.
 PHRASES: dict[str, str] = {
     "subscribe": r"newsletter|subscri(?:be|ber|bers|ption)|abonn(?:ieren|iere|ement|ez|er)\b|suscr[ií]b|iscriviti|"
-                 r"sign(?:\s|-)?(?:up|in)\b|log(?:\s|-)?in\b|einloggen|anmelden|registrieren|se connecter|"
-                 r"inicia(?:r)? sesi[oó]n",
+                 r"sign(?:\s|-)?(?:up|in)\b|log(?:\s|-)?in\b|einloggen|"
+                 r"(?:jetzt|hier|kostenlos) (?:anmelden|registrieren)|se connecter|inicia(?:r)? sesi[oó]n",
     "share": r"share (?:this|on|via)|teilen\b|partager|compartir|condividi|follow us|folg(?:en sie|t) uns|"
              r"suivez-nous|s[ií]guenos|seguici",
     "more": r"read more|continue reading|read the rest|weiterlesen|mehr lesen|lire la suite|leer m[aá]s|"
             r"leggi (?:tutto|anche)|czytaj (?:wi[eę]cej|tak[zż]e)|more from|lesen sie auch|mehr zum thema|"
             r"das k[oö]nnte sie auch interessieren|weitere (?:beitr[aä]ge|artikel|themen|nachrichten)|"
-            r"you (?:may|might) also like|related|à lire aussi|voir aussi|lire aussi|te puede interesar|"
+            r"you (?:may|might) also like|^related:?$|"
+            r"related (?:articles?|posts?|stories|content|news|links|topics|reading|videos?)|à lire aussi|voir aussi|"
+            r"lire aussi|te puede interesar|"
             r"noticias relacionadas|neueste artikel|top themen|empfohlen von|"
             r"recommended (?:for you|articles|stories|reading)|zum weiterlesen",
     "comment": r"leave a (?:comment|reply)|post a comment|add a comment|\d+ comments?\b|comments? (?:are )?closed|"
@@ -32,9 +34,10 @@ PHRASES: dict[str, str] = {
     "credit": r"(?:^|\()(?:foto|fotos|photo|photos|bild|titelbild|image|credit|quelle|source|cr[ée]dit|imagen)s?\s*:",
     "date": r"aktualisiert|last modified|(?:last )?updated(?: on|:| at)|(?:first )?published(?: on|:| at)|"
             r"ver[oö]ffentlicht am|publi[ée] le|mis à jour|actualizado|zuletzt ge[äa]ndert",
-    "legal/ads": r"all rights reserved|alle rechte vorbehalten|tous droits r[ée]serv[ée]s|todos los derechos reservados|"
-                 r"tutti i diritti riservati|terms of use|privacy policy|advertis|werbung|anzeige\b|publicidad|"
-                 r"publicit[ée]|affiliate",
+    "legal/ads": r"all rights reserved|alle rechte vorbehalten|tous droits r[ée]serv[ée]s|"
+                 r"todos los derechos reservados|tutti i diritti riservati|terms of use|privacy policy|advertis|"
+                 r"affiliate|"
+                 r"^(?:werbung|anzeige|publicidad|publicit[ée])$",  # an ad label alone, not an article on ads
     "click": r"click here|klicken sie hier|hier klicken|hier geht es zu|cliquez ici|haga clic|clicca qui",
     "listen": r"listen to (?:this|the) (?:article|story)|artikel (?:an)?h[oö]ren|escucha esta nota|"
               r"[ée]couter (?:cet |l')article|ascolta l'articolo",

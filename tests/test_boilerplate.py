@@ -118,7 +118,8 @@ def test_phrase_rule_matches_notices_not_ordinary_sentences():
                    "Foto: dpa", "Aktualisiert am 17.01.2021", "Lire aussi", "Alle Rechte vorbehalten."):
         assert is_notice(notice), notice
     for text in ("Comment ça marche ?", "The recommended dose is 5 mg.", "Die Aktie stieg um 3 Prozent.",
-                 "She shared the prize with two colleagues."):
+                 "She shared the prize with two colleagues.", "Related work", "Firma muss Insolvenz anmelden",
+                 "Werbung im Fernsehen wirkt"):
         assert not is_notice(text), text
 
 
