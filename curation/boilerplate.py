@@ -21,7 +21,8 @@ Two stages, both cheap next to the HTML parse:
    "javascript" or a cookie/policy notice), here: blocks under 300 chars that say "javascript" or "cookie",
    and blocks under ``PHRASE_MAX_CHARS`` (120) chars that hold a boilerplate phrase (curation.boilerplate_phrases:
    subscribe/log-in, share/follow, "read more"/related, comment prompts, donate, photo credits, update stamps,
-   rights/ads, "click here", "listen to this article"; C4's list widened to Trafilatura's discard vocabulary);
+   rights/ads, "click here", "listen to this article"; C4's list widened to Trafilatura's discard vocabulary;
+   at line level too: a kept block's first or last ``<br>`` line that is such a notice is cut, ``trim_edge_lines``);
    and C4's terminal-punctuation rule as a hint: a short ``<p>`` of five or more words that ends like a
    sentence is near-good, not short (an article's closing line stays when good text precedes it).
    Orphan headings ("Lesen Sie auch", "Related"), comment-form notices, menus and teaser stubs between bad
@@ -236,6 +237,23 @@ def render(blocks: list[Block]) -> str:
     return "\n\n".join(("• " + b.text) if b.kind == "li" else b.text for b in blocks)
 
 
+def trim_edge_lines(text: str, max_chars: int = PHRASE_MAX_CHARS) -> str:
+    """A kept block's first and last lines (``<br>``-separated) dropped while they are notices: the phrase rule at
+    line level, for a "Read more"/"click here" line at the end of a long paragraph."""
+    if "\n" not in text or max_chars <= 0:
+        return text
+    lines = text.split("\n")
+    while len(lines) > 1 and len(lines[-1].strip()) < max_chars and is_notice(lines[-1]):
+        lines.pop()
+    while len(lines) > 1 and len(lines[0].strip()) < max_chars and is_notice(lines[0]):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
 def clean_minimal_html(s: str, **params) -> str:
     """The text of the blocks jusText's classification keeps, from Resiliparse ``minimal_html`` output."""
-    return render([b for b in classify_blocks(blocks_from_minimal_html(s), **params) if b.cls == "good"])
+    kept = [b for b in classify_blocks(blocks_from_minimal_html(s), **params) if b.cls == "good"]
+    limit = params.get("phrase_max_chars")
+    for b in kept:
+        b.text = trim_edge_lines(b.text, PHRASE_MAX_CHARS if limit is None else limit)
+    return render(kept)

@@ -150,3 +150,14 @@ def test_a_data_table_stays_with_its_article(default, monkeypatch):
     assert "CO2 Ausstoß pro km in Gramm\t\t37" in text
     monkeypatch.setattr(boilerplate, "_tables", lambda blocks: (blocks, []))  # rows one by one
     assert "CO2 Ausstoß pro km in" not in Extractor()(page(name))
+
+
+def test_a_notice_line_at_the_end_of_a_long_paragraph_goes(monkeypatch):
+    name = "bayrische-bembel.de.504.html.gz"  # a club news post whose last <br> line links to the new board
+    assert annotated(name, Extractor()(page(name))) == ([], [])
+    monkeypatch.setattr(boilerplate, "trim_edge_lines", lambda text, max_chars=0: text)  # the line rule off
+    assert "Hier geht es zur neuen Vorstandsstruktur" in Extractor()(page(name))
+    line = "Axel Hellmann übernimmt die Verantwortung.\nHier geht es zur neuen Vorstandsstruktur"
+    monkeypatch.undo()
+    assert boilerplate.trim_edge_lines(line) == "Axel Hellmann übernimmt die Verantwortung."
+    assert boilerplate.trim_edge_lines(line, 0) == line
