@@ -133,6 +133,7 @@ def _scores(texts, article, snippets, readability, keep) -> dict:
 def evaluate(name: str, extractor, sets, repeat: int = 1) -> dict:
     """Scores of one route; speed is the fastest of ``repeat`` passes (the machine is shared)."""
     article, snippets, readability = sets
+    extract_all(extractor, [x[0] for x in article[:5]])  # warm-up: lazy imports, caches (the first route paid them)
     texts, wall, cpu = [], 0.0, 0.0
     for pages in ([x[0] for x in article], [x[0] for x in snippets], [x[0] for x in readability]):
         runs = [extract_all(extractor, pages) for _ in range(repeat)]
