@@ -22,7 +22,7 @@ Two stages, both cheap next to the HTML parse:
    and blocks under ``PHRASE_MAX_CHARS`` (120) chars that hold a boilerplate phrase (curation.boilerplate_phrases:
    subscribe/log-in, share/follow, "read more"/related, comment prompts, donate, photo credits, update stamps,
    rights/ads, "click here", "listen to this article"; C4's list widened to Trafilatura's discard vocabulary;
-   at line level too: a kept block's first or last ``<br>`` line that is such a notice is cut, ``trim_edge_lines``);
+   at line level too: a kept block's first or last ``<br>`` line that is such a notice is cut);
    and C4's terminal-punctuation rule as a hint: a short ``<p>`` of five or more words that ends like a
    sentence is near-good, not short (an article's closing line stays when good text precedes it).
    Orphan headings ("Lesen Sie auch", "Related"), comment-form notices, menus and teaser stubs between bad
@@ -40,7 +40,7 @@ import html as _html
 import re
 from dataclasses import dataclass
 
-from curation.boilerplate_phrases import is_notice
+from curation.boilerplate_phrases import is_notice, trim_edge_lines
 
 SKIP_SELECTORS: tuple[str, ...] = (
     "header:not(:has(p))",  # Trafilatura PRECISION_DISCARD_XPATH: .//header (here: unless it holds a paragraph)
@@ -235,19 +235,6 @@ def _revise(blocks: list[Block], length_low: int, length_high: int, max_heading_
 def render(blocks: list[Block]) -> str:
     """Plain text: blocks separated by blank lines, list items prefixed with a bullet as Resiliparse does."""
     return "\n\n".join(("• " + b.text) if b.kind == "li" else b.text for b in blocks)
-
-
-def trim_edge_lines(text: str, max_chars: int = PHRASE_MAX_CHARS) -> str:
-    """A kept block's first and last lines (``<br>``-separated) dropped while they are notices: the phrase rule at
-    line level, for a "Read more"/"click here" line at the end of a long paragraph."""
-    if "\n" not in text or max_chars <= 0:
-        return text
-    lines = text.split("\n")
-    while len(lines) > 1 and len(lines[-1].strip()) < max_chars and is_notice(lines[-1]):
-        lines.pop()
-    while len(lines) > 1 and len(lines[0].strip()) < max_chars and is_notice(lines[0]):
-        lines.pop(0)
-    return "\n".join(lines).strip()
 
 
 def clean_minimal_html(s: str, **params) -> str:

@@ -159,5 +159,5 @@ def test_a_notice_line_at_the_end_of_a_long_paragraph_goes(monkeypatch):
     assert "Hier geht es zur neuen Vorstandsstruktur" in Extractor()(page(name))
     line = "Axel Hellmann übernimmt die Verantwortung.\nHier geht es zur neuen Vorstandsstruktur"
     monkeypatch.undo()
-    assert boilerplate.trim_edge_lines(line) == "Axel Hellmann übernimmt die Verantwortung."
+    assert boilerplate.trim_edge_lines(line, 120) == "Axel Hellmann übernimmt die Verantwortung."
     assert boilerplate.trim_edge_lines(line, 0) == line
