@@ -14,7 +14,10 @@ was not looked at while tuning. Speed: pages per CPU-second (process time) of de
 over all three sets.
 
     python bench/extraction_quality.py [--data ../shared/data/extraction] [--out docs/extraction_quality.json]
-        [--routes resiliparse+clean,resiliparse,trafilatura] [--repeat 3]
+        [--routes resiliparse+clean,resiliparse,trafilatura] [--repeat 3] [--dump errors.jsonl]
+
+``--dump`` appends, per route, the tuning half's snippet errors (must-not-have kept, must-have lost) and the
+extracted text, one JSON line per page: what the rules were developed on (the report half is never dumped).
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ def _scores(texts, article, snippets, readability, keep) -> dict:
 def evaluate(name: str, extractor, sets, repeat: int = 1) -> dict:
     """Scores of one route; speed is the fastest of ``repeat`` passes (the machine is shared)."""
     article, snippets, readability = sets
+    extract_all(extractor, [x[0] for x in article[:5]])  # warm-up: lazy imports, caches (the first route paid them)
     texts, wall, cpu = [], 0.0, 0.0
     for pages in ([x[0] for x in article], [x[0] for x in snippets], [x[0] for x in readability]):
         runs = [extract_all(extractor, pages) for _ in range(repeat)]
@@ -141,6 +145,20 @@ def evaluate(name: str, extractor, sets, repeat: int = 1) -> dict:
            "report_half": _scores(texts, *sets, keep=lambda h: h == 1),
            "pages_per_s": round(n / wall, 1), "pages_per_cpu_s": round(n / cpu, 1)}
     return res
+
+
+def dump_errors(name: str, extractor, snippets, path: str) -> None:
+    """The tuning half's snippet errors of one route, one JSON line per page (the report half stays unread)."""
+    with open(path, "a") as f:
+        for body, with_, without, h in snippets:
+            if h != 0:
+                continue
+            text = extractor(decode_html(body, None)[0])
+            nt = norm_ws(text)
+            kept = [s for s in without if norm_ws(s) in nt]
+            lost = [s for s in with_ if norm_ws(s) not in nt]
+            if kept or lost:
+                f.write(json.dumps({"route": name, "kept": kept, "lost": lost, "text": text}) + "\n")
 
 
 def routes() -> dict:
@@ -158,6 +176,12 @@ def routes() -> dict:
 
     skip = list(SKIP_SELECTORS)
     traf = Extractor(ExtractionConfig(extractor="trafilatura"))
+    # the default's first version (issue 16, first pass): no teaser selector, "author" in lower case only
+    skip_v1 = [{"[class*=author i]": "[class*=author]"}.get(s, s) for s in skip if s != "[class*=teaser i]"]
+
+    def clean(html, selectors=skip, **params):
+        return clean_minimal_html(res(html, comments=False, preserve_formatting="minimal_html", list_bullets=False,
+                                      links=True, skip_elements=selectors), **params).strip()
 
     def cascade(html, threshold=0.17):  # threshold: the top tenth of the tuning half's pages by bad share
         blocks = classify_blocks(blocks_from_minimal_html(res(html, comments=False, preserve_formatting="minimal_html",
@@ -169,12 +193,16 @@ def routes() -> dict:
 
     return {
         "resiliparse+clean": Extractor(ExtractionConfig(extractor="resiliparse+clean")),
+        "resiliparse+clean without the phrase rule": lambda h: clean(h, phrase_max_chars=0),
+        "resiliparse+clean without the teaser and any-case author selectors": lambda h: clean(h, skip_v1),
+        "resiliparse+clean without whole tables": lambda h: clean(h, tables=False),
+        "resiliparse+clean v1 (first pass: none of the three)": lambda h: clean(h, skip_v1, phrase_max_chars=0,
+                                                                                 tables=False),
         "resiliparse": Extractor(ExtractionConfig(extractor="resiliparse")),
         "resiliparse comments=False": lambda h: res(h, comments=False),
         "resiliparse comments=False post_meta=False": lambda h: res(h, comments=False, post_meta=False),
         "resiliparse comments=False + skip selectors": lambda h: res(h, comments=False, skip_elements=skip),
-        "resiliparse comments=False + jusText blocks": lambda h: clean_minimal_html(
-            res(h, comments=False, preserve_formatting="minimal_html", list_bullets=False, links=True)).strip(),
+        "resiliparse comments=False + jusText blocks": lambda h: clean(h, []),
         "resiliparse+clean + cascade to trafilatura above 17% dropped": cascade,
         "trafilatura": traf,
     }
@@ -186,6 +214,8 @@ def main() -> None:
     ap.add_argument("--out", default="docs/extraction_quality.json")
     ap.add_argument("--routes", default="", help="comma-separated route names (default: all)")
     ap.add_argument("--repeat", type=int, default=1, help="passes per route; speed = the fastest")
+    ap.add_argument("--dump", default="", help="write, per route, the trafilatura-eval snippets it gets wrong "
+                    "(must-not-have kept, must-have lost) of the tuning half only, as JSONL, to this file")
     args = ap.parse_args()
     sets = load_sets(Path(args.data))
     all_routes = routes()
@@ -194,6 +224,8 @@ def main() -> None:
     for name in names:
         r = evaluate(name, all_routes[name], sets, args.repeat)
         results.append(r)
+        if args.dump:
+            dump_errors(name, all_routes[name], sets[1], args.dump)
         print(json.dumps(r), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")

@@ -18,7 +18,7 @@ from curation_assets.sources import warc_files
 from resources import CrawlSourceResource, StorageResource
 
 ASSET = "documents"
-CODE_VERSION = "documents-v2"  # bump when extraction code changes its output
+CODE_VERSION = "documents-v3"  # bump when extraction code changes its output
 
 
 class ExtractionRunConfig(dg.Config):

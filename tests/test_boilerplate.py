@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from curation import boilerplate
 from curation.boilerplate import blocks_from_minimal_html, classify_blocks, clean_minimal_html
+from curation.boilerplate_phrases import is_notice
 from curation.extract import EXTRACTORS, ExtractionConfig, Extractor, decode_html
 
 DATA = Path(__file__).parent / "data" / "extraction"
@@ -90,3 +92,72 @@ def test_default_matches_the_human_article_body(default, plain):
         assert junk in old and junk not in new
     paras = [p for p in truth.split("\n") if p.strip()]
     assert norm(paras[0]) in norm(new) and norm(paras[len(paras) // 2]) in norm(new)
+
+
+def annotated(name: str, text: str) -> tuple[list[str], list[str]]:
+    """(must-have snippets missing from text, must-not-have snippets present in it)."""
+    t, nt = TRUTH[name], norm(text)
+    return [s for s in t["with"] if norm(s) not in nt], [s for s in t["without"] if norm(s) in nt]
+
+
+@pytest.mark.parametrize("name, notice", [
+    ("pythonspeed.com.docker.html.gz", "read the rest of the Docker packaging guide"),  # "read more" prompt (en)
+    ("mix1.de-clio.html.gz", "Schauen Sie mal in unseren Musiknewsletter"),  # newsletter prompt (de)
+    ("eluniversal.com-senador.html.gz", "Siguenos en Telegram"),  # follow-us line (es)
+])
+def test_phrase_rule_drops_short_notices_and_keeps_the_article(name, notice, default, monkeypatch):
+    text = default(page(name))
+    assert annotated(name, text) == ([], [])
+    assert norm(notice) not in norm(text)
+    monkeypatch.setattr(boilerplate, "PHRASE_MAX_CHARS", 0)  # the rule off: the notice stays
+    assert norm(notice) in norm(Extractor()(page(name)))
+
+
+def test_phrase_rule_matches_notices_not_ordinary_sentences():
+    for notice in ("Share this article on Facebook", "Sie müssen sich einloggen, um zu kommentieren.",
+                   "Foto: dpa", "Aktualisiert am 17.01.2021", "Lire aussi", "Alle Rechte vorbehalten."):
+        assert is_notice(notice), notice
+    for text in ("Comment ça marche ?", "The recommended dose is 5 mg.", "Die Aktie stieg um 3 Prozent.",
+                 "She shared the prize with two colleagues.", "Related work", "Firma muss Insolvenz anmelden",
+                 "Werbung im Fernsehen wirkt"):
+        assert not is_notice(text), text
+
+
+@pytest.mark.parametrize("name, junk, selector", [
+    ("jagdleben.de-waldwege.html.gz", "Förster angegriffen: Polizei", "[class*=teaser i]"),  # teaser box
+    ("chip.de.beef.html.gz", "Inga Buller ist Head of Social", "[class*=author i]"),  # class="...Author..." bio
+])
+def test_teaser_and_author_boxes_are_skipped_whatever_their_case(name, junk, selector, default, monkeypatch):
+    text = default(page(name))
+    assert annotated(name, text) == ([], [])
+    old = tuple(s for s in boilerplate.SKIP_SELECTORS if s != selector) + ("[class*=author]",)
+    monkeypatch.setattr(boilerplate, "SKIP_SELECTORS", old)  # as before: no teaser rule, author lower case only
+    assert norm(junk) in norm(Extractor()(page(name)))
+
+
+def test_table_rows_are_one_block():
+    rows = "Länge in cm\t\t478,5\nBreite in cm\t\t190\nHöhe in cm\t\t170"
+    blocks = blocks_from_minimal_html(f"<h2>Abmessungen</h2>\n{rows}\n<p>{'Ein ganzer Satz mit Text. ' * 6}</p>")
+    assert [b.text for b in blocks[1:4]] == rows.split("\n")
+    classify_blocks(blocks)
+    assert {b.cls for b in blocks[1:4]} == {"good"}  # one 60-char unit beside good text, not three short lines
+
+
+def test_a_data_table_stays_with_its_article(default, monkeypatch):
+    name = "auto-motor.at-hyundaitest.html.gz"  # a car test with its specification table
+    text = default(page(name))
+    assert annotated(name, text) == ([], [])
+    assert "CO2 Ausstoß pro km in Gramm\t\t37" in text
+    monkeypatch.setattr(boilerplate, "_tables", lambda blocks: (blocks, []))  # rows one by one
+    assert "CO2 Ausstoß pro km in" not in Extractor()(page(name))
+
+
+def test_a_notice_line_at_the_end_of_a_long_paragraph_goes(monkeypatch):
+    name = "bayrische-bembel.de.504.html.gz"  # a club news post whose last <br> line links to the new board
+    assert annotated(name, Extractor()(page(name))) == ([], [])
+    monkeypatch.setattr(boilerplate, "trim_edge_lines", lambda text, max_chars=0: text)  # the line rule off
+    assert "Hier geht es zur neuen Vorstandsstruktur" in Extractor()(page(name))
+    line = "Axel Hellmann übernimmt die Verantwortung.\nHier geht es zur neuen Vorstandsstruktur"
+    monkeypatch.undo()
+    assert boilerplate.trim_edge_lines(line, 120) == "Axel Hellmann übernimmt die Verantwortung."
+    assert boilerplate.trim_edge_lines(line, 0) == line
