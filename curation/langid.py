@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from curation.lingua_candidates import (FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_values, py3langid_label,
                                         vote)
@@ -136,10 +136,10 @@ class LanguageIdentifier:
                 out.append(row)
         return out
 
-    def _fasttext_languages(self) -> frozenset[str]:
-        if not hasattr(self, "_ft_langs"):
-            self._ft_langs = frozenset(fasttext_label(x.removeprefix("__label__")) for x in self.model.get_labels())
-        return self._ft_langs
+    @cached_property
+    def fasttext_languages(self) -> frozenset[str]:
+        """The (mapped) labels the fastText model can give."""
+        return frozenset(fasttext_label(x.removeprefix("__label__")) for x in self.model.get_labels())
 
     def _second_opinion(self, text: str, top: list[dict]) -> dict:
         c = self.config
@@ -155,7 +155,7 @@ class LanguageIdentifier:
             codes = candidates([t["language"] for t in top[:c.candidates]] + list(py3_probs)[:c.py3langid_candidates])
             lingua = lingua_values(text[:c.lingua_max_chars], c.lingua_high_accuracy) if len(codes) > 1 else {}
             wl, wf, wp = c.vote_weights
-            best = vote(codes, [(wl, lingua, codes), (wf, ft_probs, self._fasttext_languages()),
+            best = vote(codes, [(wl, lingua, codes), (wf, ft_probs, self.fasttext_languages),
                                 (wp, py3_probs, _py3langid_languages())], c.vote_floor)
             if best is None:
                 return {}
