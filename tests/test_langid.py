@@ -118,3 +118,16 @@ def test_lid176_labels_are_mapped_to_the_codes_users_expect():
     labels = LanguageIdentifier(LangIdConfig(second_opinion="none", top_k=5)).label(texts)
     emitted = {t["language"] for row in labels for t in row["language_top_k"]}
     assert not emitted & set(LABELS) and "hbs" in emitted  # lid.176 says sh for some bs/hr/sr sentences
+
+
+def test_vote_weighs_the_experts_and_a_model_that_cannot_name_a_language_is_neutral():
+    from curation.lingua_candidates import vote
+
+    codes = frozenset({"zu", "xh"})
+    lingua = {"zu": 0.4, "xh": 0.6}
+    # py3langid says zu strongly and weighs most: it wins; its share of the normalised product is the score
+    lang, score = vote(codes, [(1.0, lingua, codes), (2.0, {"zu": 0.9, "xh": 0.1}, frozenset({"zu", "xh"}))], 0.01)
+    assert lang == "zu" and 0.5 < score < 1.0
+    # fastText cannot name either (lid.176 lacks both): it gives both the same term and lingua decides
+    assert vote(codes, [(1.0, lingua, codes), (0.7, {"sw": 0.9}, frozenset({"sw"}))], 0.01)[0] == "xh"
+    assert vote(frozenset({"en"}), [(1.0, {"en": 1.0}, frozenset({"en"}))], 0.01) is None  # one candidate: no vote
