@@ -163,7 +163,7 @@ class LanguageIdentifier:
         if c.second_opinion == "py3langid":
             lang, score = _load_py3langid().classify(text)
             # py3langid's normalised probability is comparable to a fastText softmax score
-            return {"language": lang, "language_score": round(float(score), 4), "langid_model": "py3langid"}
+            return {"language": py3langid_label(lang), "language_score": round(float(score), 4), "langid_model": "py3langid"}
         values = _load_lingua().compute_language_confidence_values(text)
         if not values:
             return {}
