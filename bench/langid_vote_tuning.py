@@ -48,12 +48,13 @@ def model_outputs(rows: list[tuple[str, str]]) -> list[dict]:
 
 
 def label(r: dict, s: dict, ft_langs: frozenset, py3_langs: frozenset) -> str:
-    from curation.lingua_candidates import candidates, vote
+    from curation.lingua_candidates import candidates, lingua_proposal, vote
 
     top, score = next(iter(r["ft"].items()))
     if score >= s["below"]:
         return top
-    codes = candidates(list(r["ft"])[:s["candidates"]] + list(r["py3"])[:s["py3langid_candidates"]])
+    codes = candidates(list(r["ft"])[:s["candidates"]] + list(r["py3"])[:s["py3langid_candidates"]],
+                       lingua_proposal(r["lingua"]))
     best = vote(codes, [(1.0, r["lingua"], codes), (s["w_fasttext"], r["ft"], ft_langs),
                         (s["w_py3langid"], r["py3"], py3_langs)], s["floor"])
     return best[0] if best else top

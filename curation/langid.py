@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from curation.lingua_candidates import (FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_values, py3langid_label,
-                                        vote)
+from curation.lingua_candidates import (FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_proposal, lingua_values,
+                                        py3langid_label, vote)
 from curation.packaged import package_file
 
 SECOND_OPINIONS = ("none", "py3langid", "lingua", "lingua-candidates")
@@ -40,7 +40,7 @@ class LangIdConfig:
     second_opinion: str = "lingua-candidates"
     second_opinion_below: float = 0.9  # fastText scores under this ask the second model
     batch_size: int = 512
-    candidates: int = 3  # lingua-candidates: fastText's top labels the vote chooses among (+ 8 lid.176 lacks)
+    candidates: int = 3  # lingua-candidates: fastText's top labels the vote chooses among (+ lingua's, if lid.176 lacks it)
     py3langid_candidates: int = 2  # lingua-candidates: py3langid's top labels added to the candidates
     vote_weights: tuple[float, float, float] = (1.0, 0.7, 2.0)  # lingua, fastText, py3langid (tuned on half "a")
     vote_floor: float = 0.01  # added to every probability in the vote
@@ -152,8 +152,9 @@ class LanguageIdentifier:
             ft_probs: dict[str, float] = {}
             for t in top:
                 ft_probs.setdefault(t["language"], t["score"])
-            codes = candidates([t["language"] for t in top[:c.candidates]] + list(py3_probs)[:c.py3langid_candidates])
-            lingua = lingua_values(text[:c.lingua_max_chars], c.lingua_high_accuracy) if len(codes) > 1 else {}
+            lingua = lingua_values(text[:c.lingua_max_chars], c.lingua_high_accuracy)
+            codes = candidates([t["language"] for t in top[:c.candidates]] + list(py3_probs)[:c.py3langid_candidates],
+                               lingua_proposal(lingua))
             wl, wf, wp = c.vote_weights
             best = vote(codes, [(wl, lingua, codes), (wf, ft_probs, self.fasttext_languages),
                                 (wp, py3_probs, _py3langid_languages())], c.vote_floor)

@@ -1,7 +1,9 @@
 """The second opinion on low fastText scores: a vote of three models among the languages they propose.
 
 Candidates are fastText's top labels and py3langid's top labels (mapped to lingua's ISO 639-1 codes,
-with the languages they are confused with), plus the 8 languages lid.176 cannot name. Among them the
+with the languages they are confused with), plus lingua's own first choice when it is one of the 8
+languages lid.176 cannot name (which fastText can never propose; adding all 8 to every vote labelled
+English web navigation as Maori). Among them the
 label is the product of experts ``lingua^1 * fastText^0.7 * py3langid^2`` (each probability plus a floor
 of 0.01; a model that cannot name a candidate gives it the square root of the floor). Weights, floor and
 candidate counts were chosen on half "a" of ``bench/langid_accuracy.py``'s sets.
@@ -29,7 +31,7 @@ PY3LANGID_LABELS = {"iw": "he", "jw": "jv"}  # py3langid's old codes (its "no" g
 # candidates a fastText label stands for: the languages it is confused with, as lingua names them
 EXPANSIONS = {"hbs": ("bs", "hr", "sr"), "bs": ("bs", "hr", "sr"), "hr": ("bs", "hr", "sr"), "sr": ("bs", "hr", "sr"),
               "nb": ("nb", "nn"), "nn": ("nb", "nn"), "ms": ("ms", "id"), "id": ("ms", "id")}
-# lingua languages lid.176 has no label for: fastText can never propose them, so they are always candidates
+# lingua languages lid.176 has no label for: fastText can never propose them, so lingua proposes them
 NOT_IN_LID176 = ("lg", "mi", "sn", "st", "tn", "ts", "xh", "zu")
 FASTTEXT_VOTE_K = 20  # fastText probabilities read for the vote (a candidate outside these has probability 0)
 
@@ -49,7 +51,7 @@ def lingua_codes() -> dict[str, object]:
     return {lang.iso_code_639_1.name.lower(): lang for lang in Language.all()}
 
 
-def candidates(top_labels: list[str], extra: tuple[str, ...] = NOT_IN_LID176) -> frozenset[str]:
+def candidates(top_labels: list[str], extra: tuple[str, ...] = ()) -> frozenset[str]:
     """Lingua's ISO 639-1 codes for the proposed labels (already mapped by ``fasttext_label``), plus ``extra``."""
     known = lingua_codes()
     out = set()
@@ -58,6 +60,12 @@ def candidates(top_labels: list[str], extra: tuple[str, ...] = NOT_IN_LID176) ->
     if out:
         out.update(extra)
     return frozenset(out)
+
+
+def lingua_proposal(values: dict[str, float]) -> tuple[str, ...]:
+    """Lingua's first choice when it is a language lid.176 cannot name, as an extra candidate; else none."""
+    top = max(sorted(values), key=values.get) if values else None
+    return (top,) if top in NOT_IN_LID176 else ()
 
 
 @lru_cache(maxsize=2)
