@@ -40,10 +40,10 @@ class LangIdConfig:
     second_opinion: str = "lingua-candidates"
     second_opinion_below: float = 0.9  # fastText scores under this ask the second model
     batch_size: int = 512
-    candidates: int = 3  # lingua-candidates: fastText's top labels the vote chooses among (+ lingua's, if lid.176 lacks it)
-    py3langid_candidates: int = 2  # lingua-candidates: py3langid's top labels added to the candidates
-    vote_weights: tuple[float, float, float] = (1.0, 0.7, 2.0)  # lingua, fastText, py3langid (tuned on half "a")
-    vote_floor: float = 0.01  # added to every probability in the vote
+    candidates: int = 5  # lingua-candidates: fastText's top labels the vote chooses among (+ lingua's, if lid.176 lacks it)
+    py3langid_candidates: int = 1  # lingua-candidates: py3langid's top labels added to the candidates
+    vote_weights: tuple[float, float, float] = (1.0, 1.0, 2.0)  # lingua, fastText, py3langid (tuned on half "a")
+    vote_floor: float = 0.03  # added to every probability in the vote
     lingua_high_accuracy: bool = False  # lingua's high-accuracy models (up to 1.1 GB) instead of its trigrams
     lingua_max_chars: int = 1000  # lingua reads this much of a document
 
