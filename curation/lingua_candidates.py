@@ -3,9 +3,9 @@
 Candidates are fastText's top labels and py3langid's top labels (mapped to lingua's ISO 639-1 codes,
 with the languages they are confused with), plus lingua's own first choice when it is one of the 8
 languages lid.176 cannot name (which fastText can never propose; adding all 8 to every vote labelled
-English web navigation as Maori). Among them the
-label is the product of experts ``lingua^1 * fastText^1 * py3langid^2`` (each probability plus a floor
-of 0.03; a model that cannot name a candidate gives it the square root of the floor). Weights, floor and
+Wikimedia navigation pages as Maori). Among them the label is the product of experts
+``lingua^1 * fastText^1 * py3langid^2`` (each probability plus a floor of 0.03; a model that cannot name
+a candidate gives it the square root of the floor). Weights, floor and
 candidate counts were chosen on half "a" of the sentences (``bench/langid_vote_tuning.py``).
 
 Lingua runs in its low-accuracy (trigram) mode over all its languages: about 1-5 MB of models a
