@@ -45,7 +45,7 @@ class LangIdConfig:
     vote_weights: tuple[float, float, float] = (1.0, 1.0, 2.0)  # lingua, fastText, py3langid (tuned on half "a")
     vote_floor: float = 0.03  # added to every probability in the vote
     lingua_high_accuracy: bool = False  # lingua's high-accuracy models (up to 1.1 GB) instead of its trigrams
-    lingua_max_chars: int = 1000  # lingua reads this much of a document
+    lingua_max_chars: int = 500  # lingua reads this much of a document (1000: same accuracy, 40% more CPU)
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
