@@ -41,6 +41,7 @@ METHODS = {
     "default: fastText; below 0.9 a vote of lingua (low accuracy) + fastText + py3langid among candidates": {},
     "same candidates: lingua (low accuracy) alone decides": {"vote_weights": (1.0, 0.0, 0.0)},
     "same vote with lingua's high-accuracy models": {"lingua_high_accuracy": True},
+    "same vote with lingua reading 1000 characters (not 500)": {"lingua_max_chars": 1000},
 }
 
 
