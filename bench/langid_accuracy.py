@@ -7,9 +7,12 @@ of the text: the defaults were tuned on half "a" only, so half "b" is the honest
 
 Speed and memory: each method labels a shard of real web documents (the sample crawl's extracted pages,
 the article bodies and the Common Crawl documents of tests/data, cycled to ``--shard-docs``) in a fresh
-process; docs per CPU-second include importing and loading the models, and the peak RSS is the process's.
+process; docs per CPU-second include importing and loading the models, and the peak RSS is the process's
+(VmHWM, read in the child itself: a parent's ru_maxrss would count the forking process's size too), which
+includes the shard's texts (reported apart as ``rss_of_texts_mib``).
 
-    python bench/langid_accuracy.py [--per-lang 0] [--shard-docs 10000] [--methods ...] [--out docs/langid_accuracy.json]
+    python bench/langid_accuracy.py [--per-lang 0] [--shard-docs 10000] [--methods ...] [--skip-accuracy] [--skip-speed]
+                                    [--out docs/langid_accuracy.json]
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ METHODS = {
     "py3langid": "py3langid",
     "lingua high (all languages)": "lingua",
     "old default: fastText + lingua (all languages) below 0.5": {"second_opinion": "lingua", "second_opinion_below": 0.5},
-    "new default: fastText then lingua among fastText's and py3langid's candidates below 0.9": {},
-    "new route without a model budget (max_models 75)": {"max_models": 75},
+    "default: fastText; below 0.9 a vote of lingua (low accuracy) + fastText + py3langid among candidates": {},
+    "same candidates: lingua (low accuracy) alone decides": {"vote_weights": (1.0, 0.0, 0.0)},
+    "same vote with lingua's high-accuracy models": {"lingua_high_accuracy": True},
+    "same vote with lingua reading 1000 characters (not 500)": {"lingua_max_chars": 1000},
 }
 
 
@@ -129,6 +134,12 @@ def shard_texts(n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
+def set_texts(data: Path) -> list[str]:
+    """Every lingua test sentence and UDHR paragraph: the most languages a process could meet."""
+    return [json.loads(line)["text"] for name in ("lingua-sentences", "udhr-paragraphs")
+            for line in (data / f"{name}.jsonl").open(encoding="utf-8")]
+
+
 def peak_rss_mib() -> int:
     """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent across fork and exec)."""
     for line in open("/proc/self/status"):
@@ -139,9 +150,17 @@ def peak_rss_mib() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def current_rss_mib() -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024)
+    return 0
+
+
 def speed_worker(method: str, docs_path: str) -> dict:
     """In a fresh process: CPU seconds from start (imports and model loading included) to the last label."""
     texts = json.loads(Path(docs_path).read_text())
+    docs_rss = current_rss_mib()  # the shard's texts alone (the JSON text is freed; its peak counts in VmHWM)
     c0 = time.process_time()  # the interpreter's start-up before this line is not counted, for every method alike
     predict = predictor(method)
     labels = predict(texts)
@@ -150,7 +169,7 @@ def speed_worker(method: str, docs_path: str) -> dict:
     for lab in labels:
         langs[lab] += 1
     return {"docs": len(texts), "cpu_s": round(cpu, 2), "docs_per_cpu_s": round(len(texts) / cpu, 1),
-            "peak_rss_mib": peak_rss_mib(),
+            "peak_rss_mib": peak_rss_mib(), "rss_of_texts_mib": docs_rss,
             "languages": len(langs)}
 
 
@@ -161,8 +180,11 @@ def main() -> None:
     ap.add_argument("--per-lang", type=int, default=0, help="rows per language and set (0: all)")
     ap.add_argument("--shard-docs", type=int, default=10000)
     ap.add_argument("--lingua-shard-docs", type=int, default=2000, help="lingua alone is slow: a smaller shard")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated method names (none has a comma)")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--speed-on-sets", action="store_true",
+                    help="speed and memory on every lingua sentence and UDHR paragraph (400+ languages) instead")
     ap.add_argument("--out", default=str(ROOT / "docs/langid_accuracy.json"))
     ap.add_argument("--worker")
     ap.add_argument("--docs")
@@ -170,11 +192,13 @@ def main() -> None:
     if args.worker:
         print(json.dumps(speed_worker(args.worker, args.docs)))
         return
+    assert not any("," in m for m in METHODS)
     methods = [m for m in METHODS if m in args.methods.split(",")]
     out = Path(args.out)
     report = json.loads(out.read_text()) if out.exists() else {}
     report.setdefault("accuracy", {})
     report.setdefault("speed", {})
+    report.setdefault("speed_on_sets", {})
     if not args.skip_accuracy:
         sets = load_sets(Path(args.data), args.per_lang)
         for name, rows in sets.items():
@@ -186,19 +210,19 @@ def main() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        for m in methods:
+        for m in methods if not args.skip_speed else []:
             n = args.lingua_shard_docs if METHODS[m] == "lingua" else args.shard_docs
             path = Path(tmp) / f"docs{n}.json"
             if not path.exists():
-                path.write_text(json.dumps(shard_texts(n)))
+                path.write_text(json.dumps(set_texts(Path(args.data)) if args.speed_on_sets else shard_texts(n)))
             res = subprocess.run([sys.executable, __file__, "--worker", m, "--docs", str(path)],
                                  capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
                                                                       "OMP_NUM_THREADS": "1"})
             if res.returncode:
                 print(f"{m}: failed\n{res.stderr[-2000:]}")
                 continue
-            report["speed"][m] = json.loads(res.stdout.strip().splitlines()[-1])
-            print(f"{m:70s} {report['speed'][m]}", flush=True)
+            report["speed_on_sets" if args.speed_on_sets else "speed"][m] = json.loads(res.stdout.strip().splitlines()[-1])
+            print(f"{m:70s} {res.stdout.strip().splitlines()[-1]}", flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
 

@@ -83,12 +83,12 @@ class LanguageIdResource(dg.ConfigurableResource):
     second_opinion: str = LangIdConfig.second_opinion  # none | py3langid | lingua | lingua-candidates
     second_opinion_below: float = LangIdConfig.second_opinion_below
     candidates: int = LangIdConfig.candidates
-    max_models: int = LangIdConfig.max_models
+    py3langid_candidates: int = LangIdConfig.py3langid_candidates
 
     def config(self) -> LangIdConfig:
         return LangIdConfig(model_path=self.model_path, top_k=self.top_k, max_chars=self.max_chars,
                             second_opinion=self.second_opinion, second_opinion_below=self.second_opinion_below,
-                            candidates=self.candidates, max_models=self.max_models)
+                            candidates=self.candidates, py3langid_candidates=self.py3langid_candidates)
 
     def identifier(self) -> LanguageIdentifier:
         return LanguageIdentifier(self.config())  # the model itself is cached per process

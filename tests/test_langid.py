@@ -55,7 +55,8 @@ def test_language_table_keeps_every_document_in_order():
 
 
 @pytest.mark.parametrize("kwargs", [{"top_k": 0}, {"second_opinion": "cld3"}, {"second_opinion_below": 2.0},
-                                    {"candidates": 0}, {"max_models": 0}])
+                                    {"candidates": 0}, {"py3langid_candidates": -1},
+                                    {"vote_weights": (1.0, 0.7)}, {"vote_floor": 0.0}])
 def test_bad_config_is_rejected(kwargs):
     with pytest.raises(ValueError):
         LangIdConfig(**kwargs)
@@ -66,21 +67,45 @@ def test_missing_model_path_names_the_file(tmp_path):
         LanguageIdentifier(LangIdConfig(model_path=str(tmp_path / "nope.bin")))
 
 
-def test_default_is_as_accurate_as_lingua_second_opinion_with_a_bounded_model_budget():
-    """The default (lingua among fastText's and py3langid's candidates) on the sample's 75 languages: at least
-    as accurate as the old default; languages lid.176 lacks recovered; no test loads every lingua model."""
-    from curation.lingua_candidates import _SHARED, CandidateDetectors
-
-    _SHARED.clear()  # a fresh process's model budget (other tests in this process have spent some of it)
+def test_default_is_as_accurate_as_lingua_second_opinion_and_recovers_languages_fasttext_lacks():
+    """The default (a vote among fastText's and py3langid's candidates) on the sample's 75 languages: at least
+    as accurate as the old default (lingua over all languages below 0.5), and it names languages lid.176 lacks."""
     per = accuracy(LanguageIdentifier(), ROWS)
     new = sum(c for c, _ in per.values()) / len(ROWS)
-    assert new >= 0.98, new  # the old default (lingua over all languages below 0.5) scores 0.995 here too
+    assert new >= 0.98, new  # the old default scores 0.995 here, fastText alone about 0.8
     assert sum(per[lang][0] for lang in ABSENT_FROM_LID176) / sum(per[lang][1] for lang in ABSENT_FROM_LID176) >= 0.7
-    # a budget of high-accuracy models: candidates that would pass it are refused, so the models stay bounded
-    tight = CandidateDetectors(max_models=4)
-    assert tight.fits(frozenset({"de", "nl", "en"}))
-    tight.best(ROWS[0]["text"], frozenset({"de", "nl", "en"}))
-    assert not tight.fits(frozenset({"fr", "it"})) and CandidateDetectors(4, low_accuracy=True).fits(frozenset({"fr", "it"}))
+
+
+_LABEL_SCRIPT = """
+import json, sys
+from curation.langid import LanguageIdentifier
+texts = json.load(open(sys.argv[1], encoding="utf-8"))
+print(json.dumps(LanguageIdentifier().label(texts)))
+"""
+
+
+def test_labels_are_a_function_of_the_text_not_of_order_or_history(tmp_path):
+    """The same texts labelled in a fresh process, in reverse order, and after other texts (word pairs in
+    other languages that load other models first) get identical labels and scores."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    texts = [r["text"] for r in ROWS] + [r["text"].split(".")[0][:60] for r in ROWS]  # sentences and short prefixes
+    path = tmp_path / "texts.json"
+    path.write_text(json.dumps(texts), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    fresh = json.loads(subprocess.run([sys.executable, "-c", _LABEL_SCRIPT, str(path)], env=env, check=True,
+                                      capture_output=True, text=True).stdout)
+    ident = LanguageIdentifier()
+    ident.label(["Ekonomi dan politik", "Hala hii ni mpya", "Ово је ново", "Αυτό είναι νέο", "これは新しい"] + texts[::7])
+    after_others = ident.label(texts)
+    reversed_order = ident.label(texts[::-1])[::-1]
+    one_by_one = [ident.label([t])[0] for t in texts[:40]]
+    assert after_others == fresh and reversed_order == fresh and one_by_one == fresh[:40]
+    assert sum(r["langid_model"] == "lingua-candidates" for r in fresh) >= 40  # the vote decided many of them
 
 
 def test_lid176_labels_are_mapped_to_the_codes_users_expect():
@@ -93,3 +118,32 @@ def test_lid176_labels_are_mapped_to_the_codes_users_expect():
     labels = LanguageIdentifier(LangIdConfig(second_opinion="none", top_k=5)).label(texts)
     emitted = {t["language"] for row in labels for t in row["language_top_k"]}
     assert not emitted & set(LABELS) and "hbs" in emitted  # lid.176 says sh for some bs/hr/sr sentences
+
+
+def test_vote_weighs_the_experts_and_a_model_that_cannot_name_a_language_is_neutral():
+    from curation.lingua_candidates import vote
+
+    codes = frozenset({"zu", "xh"})
+    lingua = {"zu": 0.4, "xh": 0.6}
+    # py3langid says zu strongly and weighs most: it wins; its share of the normalised product is the score
+    lang, score = vote(codes, [(1.0, lingua, codes), (2.0, {"zu": 0.9, "xh": 0.1}, frozenset({"zu", "xh"}))], 0.01)
+    assert lang == "zu" and 0.5 < score < 1.0
+    # fastText cannot name either (lid.176 lacks both): it gives both the same term and lingua decides
+    assert vote(codes, [(1.0, lingua, codes), (0.7, {"sw": 0.9}, frozenset({"sw"}))], 0.01)[0] == "xh"
+    assert vote(frozenset({"en"}), [(1.0, {"en": 1.0}, frozenset({"en"}))], 0.01) is None  # one candidate: no vote
+
+
+def test_languages_fasttext_lacks_are_proposed_by_lingua_not_added_to_every_vote():
+    """Real web pages (tests/data's Common Crawl documents, none in the 8 languages lid.176 lacks): adding all 8 to
+    every vote labelled Wikimedia pages ("Open main menu ...", "Menu") as Maori and Chinese captions as Tsonga;
+    only lingua's own first choice is added now. (One Hakka Wikipedia page in romanisation gets "st": no model
+    here knows Hakka; lingua high says "st" too.)"""
+    import gzip
+
+    from curation.lingua_candidates import NOT_IN_LID176
+
+    texts = [t for t in (json.loads(line)["text"] for line in gzip.open(DATA / "cc-main-2019-30-docs.jsonl.gz", "rt"))
+             if t.strip()]
+    labels = LanguageIdentifier().label(texts)
+    rare = [(r["language"], t[:40]) for r, t in zip(labels, texts) if r["language"] in NOT_IN_LID176]
+    assert len(rare) <= 1 and all(t.startswith("Tshòn-fì") for _, t in rare), rare
