@@ -2,10 +2,12 @@
 pipeline does it, in one run. Each variant runs in its own process; reported: pages/s of wall time,
 pages per CPU-second (= per core: every variant is single-threaded), and peak RSS.
 
-  ours           FastWARC -> charset decoding -> Resiliparse + boilerplate removal -> fastText lid.176
-                 (+ lingua below 0.5)
-  ours-no-2nd    the same without the lingua second opinion
-  ours-plain, ours-no-2nd-plain   the same with plain Resiliparse, the default extractor before issue 16
+  ours           the defaults: FastWARC -> charset decoding -> Resiliparse + boilerplate removal -> fastText
+                 lid.176, below 0.9 a vote of lingua (trigrams), fastText and py3langid among candidates
+  ours-no-2nd    the same without the second opinion
+  issue-16       the defaults when issue 16 was filed: plain Resiliparse, fastText + lingua (every language,
+                 loaded as met) below 0.5
+  ours-plain, ours-no-2nd-plain   the defaults with plain Resiliparse
   fineweb-style  warcio -> trafilatura.extract(favor_precision=True, include_comments=False, deduplicate=True)
                  -> fastText lid.176 (datatrove's WarcReader + Trafilatura + LanguageFilter)
   read-only      FastWARC iterating and reading every HTML response (the reader's own ceiling)
@@ -35,13 +37,13 @@ def warc_files(crawl: str) -> list[tuple[str, int, str]]:
             if f.kind == "warc"]
 
 
-def run_ours(crawl, files, repeat, second_opinion, extractor=None):
+def run_ours(crawl, files, repeat, second_opinion, extractor=None, langid=None):
     from curation.documents import DocumentBuilder
     from curation.extract import ExtractionConfig
     from curation.langid import LangIdConfig, LanguageIdentifier, language_table
     from curation.sources import CrawlSource, InputFile
 
-    ident = LanguageIdentifier(LangIdConfig(second_opinion="lingua" if second_opinion else "none"))
+    ident = LanguageIdentifier(langid or (LangIdConfig() if second_opinion else LangIdConfig(second_opinion="none")))
     src = CrawlSource(crawl)
     builder = DocumentBuilder(src, ExtractionConfig(extractor=extractor) if extractor else ExtractionConfig())
     inputs = [InputFile(rel, size, "v") for _, size, rel in files]
@@ -51,6 +53,12 @@ def run_ours(crawl, files, repeat, second_opinion, extractor=None):
         language_table(table, ident)
         n += table.num_rows + counts.get("empty_text", 0) + counts.get("extraction_error", 0)  # HTML pages in
     return n
+
+
+def _issue16_langid():
+    from curation.langid import LangIdConfig
+
+    return LangIdConfig(second_opinion="lingua", second_opinion_below=0.5)
 
 
 def run_fineweb(files, repeat):
@@ -108,7 +116,8 @@ def worker(name, crawl, files, repeat, q):
     fn = {"ours": lambda: run_ours(crawl, files, repeat, True), "ours-no-2nd": lambda: run_ours(crawl, files, repeat, False),
           "fineweb-style": lambda: run_fineweb(files, repeat), "read-only": lambda: run_read_only(files, repeat),
           "ours-plain": lambda: run_ours(crawl, files, repeat, True, "resiliparse"),  # the extractor before issue 16
-          "ours-no-2nd-plain": lambda: run_ours(crawl, files, repeat, False, "resiliparse")}[name]
+          "ours-no-2nd-plain": lambda: run_ours(crawl, files, repeat, False, "resiliparse"),
+          "issue-16": lambda: run_ours(crawl, files, repeat, True, "resiliparse", _issue16_langid())}[name]
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()  # model loading is included: a shard run pays it once too
     try:
@@ -129,7 +138,7 @@ def main() -> None:
     ap.add_argument("--crawl", default=str(Path(__file__).resolve().parents[1] / "sample_crawl"))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default="docs/throughput.json")
-    ap.add_argument("--variants", default="read-only,ours-no-2nd,ours,fineweb-style")
+    ap.add_argument("--variants", default="read-only,issue-16,ours-no-2nd,ours,fineweb-style")
     args = ap.parse_args()
     files = warc_files(args.crawl)
     total_bytes = sum(s for _, s, _ in files)
