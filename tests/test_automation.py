@@ -4,7 +4,6 @@ snapshot reaches the mixture; a replaced WARC file recomputes that shard, the sn
 whose decisions changed and the mixture, and nothing else; a first sensor tick on up-to-date outputs records
 nothing."""
 
-import gzip
 from collections import Counter
 
 import dagster as dg

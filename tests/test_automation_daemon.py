@@ -46,7 +46,7 @@ def _wait(instance, done, what: str, proc, timeout: float = 600) -> float:
     t0 = time.time()
     while time.time() - t0 < timeout:
         if proc.poll() is not None:
-            pytest.fail(f"dagster dev exited (see dagster-dev.log in the test's tmp folder)")
+            pytest.fail("dagster dev exited (see dagster-dev.log in the test's tmp folder)")
         failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
         if failed:
             pytest.fail(f"run {failed[0].run_id} ({failed[0].asset_selection}) failed")

@@ -2,11 +2,9 @@
 crawl materialises with passing checks, a rerun after one WARC file changed recomputes exactly that
 shard, and the sensor/schedule turn new snapshots and changed files into exactly the right run requests."""
 
-import json
 
 import dagster as dg
 import pyarrow.parquet as pq
-import pytest
 
 from curation.sharding import shard_index, shard_keys
 from curation.sources import CrawlSource, fingerprint

@@ -9,7 +9,6 @@ import json
 
 import polars as pl
 import pyarrow as pa
-import pytest
 
 from curation.mixing import MixtureConfig, tokenizer_id
 from curation.mixpublish import build, published, versions

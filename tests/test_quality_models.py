@@ -8,7 +8,6 @@ import json
 import dagster as dg
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
 
 from curation.classifier import (FastTextScorer, evaluate, labelled_examples, read_examples, roc_auc, split_of,
                                  train_classifier)

@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import ROOT, free_port, wait_for_http
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_webserver_serves_assets_with_partitions(tmp_path):
