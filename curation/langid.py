@@ -145,14 +145,13 @@ class LanguageIdentifier:
         return frozenset(fasttext_label(x.removeprefix("__label__")) for x in self.model.get_labels())
 
     def _second_opinions(self, pending: list[tuple[dict, str, list[dict]]]) -> None:
-        """Each row updated with the second opinion on its text. The vote asks lingua for every text of the batch,
-        then py3langid for every text (each model's tables stay in the CPU caches: 10% less CPU than alternating)."""
+        """Each row updated with the second opinion on its text. The vote asks py3langid for every text of the batch,
+        then lingua for every text (each model's tables stay in the CPU caches: 10% less CPU than alternating)."""
         c = self.config
         if c.second_opinion != "lingua-candidates":
             for row, text, _ in pending:
                 row.update(self._single_opinion(text))
             return
-        lingua = [lingua_values(text[:c.lingua_max_chars], c.lingua_high_accuracy) for _, text, _ in pending]
         py3 = _load_py3langid()
         py3_probs: list[dict[str, float]] = []
         for _, text, _ in pending:
@@ -161,6 +160,7 @@ class LanguageIdentifier:
                 lab = py3langid_label(lab)
                 probs[lab] = probs.get(lab, 0.0) + p
             py3_probs.append(probs)
+        lingua = [lingua_values(text[:c.lingua_max_chars], c.lingua_high_accuracy) for _, text, _ in pending]
         wl, wf, wp = c.vote_weights
         for (row, _, top), lv, pp in zip(pending, lingua, py3_probs):
             ft_probs: dict[str, float] = {}
