@@ -13,6 +13,8 @@ pages per CPU-second (= per core: every variant is single-threaded), and peak RS
   read-only      FastWARC iterating and reading every HTML response (the reader's own ceiling)
 
     python bench/throughput.py [--crawl sample_crawl] [--repeat 3] [--out docs/throughput.json]
+
+The output file is merged into, not replaced: rows of variants not run and other keys (``earlier``) stay.
 """
 
 from __future__ import annotations
@@ -153,9 +155,18 @@ def main() -> None:
         p.join()
         results.append(r)
         print(json.dumps(r), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"files": len(files), "compressed_bytes": total_bytes, "repeat": args.repeat,
-                                          "results": results}, indent=1) + "\n")
+    write_merged(Path(args.out), {"files": len(files), "compressed_bytes": total_bytes, "repeat": args.repeat,
+                                  "results": results})
+
+
+def write_merged(out: Path, run: dict) -> None:
+    """``run`` written to ``out``, merged into what is there: other keys (``earlier``, ``machine``) stay, and so do
+    the rows of variants not run this time (each keeps the ``repeat`` it was measured with)."""
+    old = json.loads(out.read_text()) if out.exists() else {}
+    ran = {r["variant"] for r in run["results"]}
+    kept = [dict(r, repeat=r.get("repeat", old.get("repeat"))) for r in old.get("results", []) if r["variant"] not in ran]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**old, **run, "results": kept + run["results"]}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

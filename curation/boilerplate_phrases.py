@@ -42,9 +42,46 @@ PHRASES: dict[str, str] = {
     "listen": r"listen to (?:this|the) (?:article|story)|artikel (?:an)?h[oö]ren|escucha esta nota|"
               r"[ée]couter (?:cet |l')article|ascolta l'articolo",
 }
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regular expression's source (``|`` outside groups and classes)."""
+    out, depth, in_class, escaped, start = [], 0, False, False, 0
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+    return out + [pattern[start:]]
+
+
+def _by_first_letter(alternatives: list[str]) -> str:
+    """One alternation with the alternatives that start with the same letter grouped under it: ``a(?:X|Y)`` matches
+    what ``aX|aY`` matches, and ``re`` then tries one branch per first letter at each word boundary instead of
+    every phrase (a third of the CPU time; the phrase rule's searches were a third of the cleaner's)."""
+    groups: dict[str, list[str]] = {}
+    rest = []
+    for alt in alternatives:
+        if len(alt) > 1 and alt[0].isalpha() and alt[1] not in "?*+{":  # a plain first letter, not quantified
+            groups.setdefault(alt[0], []).append(alt[1:])
+        else:
+            rest.append(alt)
+    return "|".join([f"{c}(?:{'|'.join(tails)})" for c, tails in groups.items()] + rest)
+
+
 #: Every phrase starts at a word boundary, save the credit line's "Foto:" which starts a block or a bracket. The
 #: text is lower-cased once instead of matching with re.IGNORECASE (several times faster; the patterns are lower case).
-_WORDS = re.compile(r"\b(?:" + "|".join(v for k, v in PHRASES.items() if k != "credit").replace(" ", r"\s+") + ")")
+_WORD_PHRASES = "|".join(v for k, v in PHRASES.items() if k != "credit").replace(" ", r"\s+")
+_WORDS = re.compile(r"\b(?:" + _by_first_letter(_alternatives(_WORD_PHRASES)) + ")")
 _CREDIT = re.compile(PHRASES["credit"])
 
 
