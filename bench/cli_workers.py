@@ -64,6 +64,11 @@ def run_once(crawl: Path, shards: int, workers: int, work: Path) -> dict:
     out, home = work / f"out-{workers}", work / f"home-{workers}"
     args = [sys.executable, "-m", "curation_cli", "run", "--crawl-root", str(crawl), "--output", str(out),
             "--dagster-home", str(home), "--shards", str(shards), "--workers", str(workers), "--no-rewrite"]
+    if crawl != SAMPLE:  # mixtures/demo.yaml names the sample's snapshots: a mixture by source for the copies
+        mixture = work / "by-source.yaml"
+        mixture.write_text("name: by-source\nsnapshots: all\nrewrites: false\ngroup_by: [source]\n"
+                           "weights: {crawl: 1}\ntotal_tokens: 200000\nshard_tokens: 50000\nseed: 0\n")
+        args += ["--mixture", str(mixture)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
