@@ -109,9 +109,10 @@ def run(args) -> int:
     items, upstream = build_plan(defs, snapshots, shards, skip_groups={"mixing"} if args.no_mixture else set())
     counts = Counter()
     t0 = time.perf_counter()
+    # the gpu pool keeps model-bound items one at a time; with rewriting off they load no model
     outcomes = _run_with_progress(console, items, upstream, args.workers,
                                   (settings, overrides, str(home), tags, log_level), mixture_config(args), counts,
-                                  item_pools(defs, items))
+                                  {} if args.no_rewrite else item_pools(defs, items))
     print_summary(console, defs.resources["storage"].store(), snapshots, shards, time.perf_counter() - t0, counts,
                   outcomes)
     lock.close()
