@@ -61,9 +61,9 @@ def predictor(method: str):
         py3 = _load_py3langid()
         return lambda texts: [py3.classify(t)[0] for t in texts]
     if spec == "lingua":
-        from curation.langid import _load_lingua
+        from curation.lingua_candidates import lingua_detector
 
-        det = _load_lingua()
+        det = lingua_detector(high_accuracy=True)
         return lambda texts: [(lang.iso_code_639_1.name.lower() if (lang := det.detect_language_of(t)) else "und")
                               for t in texts]
     from curation.langid import LangIdConfig, LanguageIdentifier

@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from curation.lingua_candidates import (FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_proposal, lingua_values,
-                                        py3langid_label, vote)
+from curation.lingua_candidates import (FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_detector, lingua_proposal,
+                                        lingua_values, py3langid_label, vote)
 from curation.packaged import package_file
 
 SECOND_OPINIONS = ("none", "py3langid", "lingua", "lingua-candidates")
@@ -77,13 +77,6 @@ def _load_fasttext(path: str):
 
     fasttext.FastText.eprint = lambda *a, **k: None  # silence the load-time deprecation warning
     return fasttext.load_model(path)
-
-
-@lru_cache(maxsize=1)
-def _load_lingua():
-    from lingua import LanguageDetectorBuilder
-
-    return LanguageDetectorBuilder.from_all_languages().build()  # models load lazily, per language seen
 
 
 @lru_cache(maxsize=1)
@@ -179,7 +172,7 @@ class LanguageIdentifier:
             lang, score = _load_py3langid().classify(text)
             # py3langid's normalised probability is comparable to a fastText softmax score
             return {"language": py3langid_label(lang), "language_score": round(float(score), 4), "langid_model": "py3langid"}
-        values = _load_lingua().compute_language_confidence_values(text)
+        values = lingua_detector(high_accuracy=True).compute_language_confidence_values(text)
         if not values:
             return {}
         best = values[0]  # lingua's values vary in the last bits between calls: rounded, as in the vote
