@@ -1,8 +1,8 @@
 """How the default second opinion's settings were chosen: a grid search on half "a" of the sentence set.
 
 For each text of ``bench/langid_accuracy.py``'s sets (``--per-lang`` texts per language), the three models'
-outputs are computed once (fastText's top 20, py3langid's ranking, lingua's low-accuracy values over all
-languages: exactly what ``LanguageIdentifier`` computes); then every setting of the grid labels the texts
+outputs are computed once (fastText's top 20, py3langid's ranking, lingua's low-accuracy values over each
+candidate pool the grid can form: exactly what ``LanguageIdentifier`` computes); then every setting of the grid labels the texts
 with ``curation.lingua_candidates.vote``. Settings are ranked by accuracy on the sentences' half "a"; half
 "b", the word pairs and UDHR are printed beside them and were not used to choose.
 
@@ -27,7 +27,7 @@ GRID = {"below": (0.8, 0.9, 0.95, 1.01), "candidates": (3, 5), "py3langid_candid
 
 def model_outputs(rows: list[tuple[str, str]]) -> list[dict]:
     from curation.langid import LangIdConfig, LanguageIdentifier, _load_py3langid, _prepare
-    from curation.lingua_candidates import FASTTEXT_VOTE_K, fasttext_label, lingua_values, py3langid_label
+    from curation.lingua_candidates import FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_opinion, py3langid_label
 
     c = LangIdConfig()
     ident = LanguageIdentifier(c)
@@ -42,20 +42,26 @@ def model_outputs(rows: list[tuple[str, str]]) -> list[dict]:
         p3: dict[str, float] = {}
         for lab, p in py3.rank(text):
             p3[py3langid_label(lab)] = p3.get(py3langid_label(lab), 0.0) + p
-        out.append({"lang": lang, "half": half(raw), "ft": ft, "py3": p3,
-                    "lingua": lingua_values(text[:c.lingua_max_chars])})
+        lingua = {}  # lingua's values over each candidate pool a grid setting can form
+        for k in GRID["candidates"]:
+            for m in GRID["py3langid_candidates"]:
+                pool = candidates(list(ft)[:k] + list(p3)[:m])
+                if pool and pool not in lingua:
+                    lingua[pool] = lingua_opinion(text[:c.lingua_max_chars], pool)
+        out.append({"lang": lang, "half": half(raw), "ft": ft, "py3": p3, "lingua": lingua})
     return out
 
 
 def label(r: dict, s: dict, ft_langs: frozenset, py3_langs: frozenset) -> str:
-    from curation.lingua_candidates import candidates, lingua_proposal, vote
+    from curation.lingua_candidates import candidates, vote
 
     top, score = next(iter(r["ft"].items()))
     if score >= s["below"]:
         return top
-    codes = candidates(list(r["ft"])[:s["candidates"]] + list(r["py3"])[:s["py3langid_candidates"]],
-                       lingua_proposal(r["lingua"]))
-    best = vote(codes, [(1.0, r["lingua"], codes), (s["w_fasttext"], r["ft"], ft_langs),
+    pool = candidates(list(r["ft"])[:s["candidates"]] + list(r["py3"])[:s["py3langid_candidates"]])
+    lingua, proposal = r["lingua"].get(pool, ({}, ()))
+    codes = pool | frozenset(proposal)
+    best = vote(codes, [(1.0, lingua, codes), (s["w_fasttext"], r["ft"], ft_langs),
                         (s["w_py3langid"], r["py3"], py3_langs)], s["floor"])
     return best[0] if best else top
 

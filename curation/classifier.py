@@ -94,8 +94,6 @@ def split_of(text: str, holdout: float, salt: str = "") -> str:
 def train_fasttext(positives: list[str], negatives: list[str], out_path: str,
                    config: TrainConfig = TrainConfig()) -> dict:
     """Train, save to ``out_path`` (atomically) and return the held-back evaluation."""
-    import fasttext
-
     rng = random.Random(config.seed)
     pos = [t for t in positives if t and t.strip()]
     neg = [t for t in negatives if t and t.strip()]
@@ -112,20 +110,12 @@ def train_fasttext(positives: list[str], negatives: list[str], out_path: str,
         with open(data, "w") as fh:
             for lab, t in train:
                 fh.write(f"{lab} {fasttext_line(t)}\n")
-        lr = config.lr
-        while True:  # fastText diverges ("Encountered NaN") on some small sets at lr 0.5: halve it and train again
-            try:
-                model = fasttext.train_supervised(input=data, epoch=config.epoch, lr=lr, wordNgrams=config.word_ngrams,
-                                                  dim=config.dim, minCount=config.min_count, bucket=config.bucket,
-                                                  seed=config.seed, thread=1, verbose=0)
-                break
-            except RuntimeError as exc:
-                if "NaN" not in str(exc) or lr < config.lr / 8:
-                    raise
-                lr /= 2
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         tmp_model = out_path + ".tmp"
-        model.save_model(tmp_model)
+        # in a fresh interpreter: in a long-lived process (a test session after ~140 other tests, a Dagster worker)
+        # fastText 0.9.2 trained a different model from the same file (thread=1, same seed), so the model
+        # digest, which is the classifier's data version, was not a function of the examples
+        lr = _train_in_fresh_process(data, tmp_model, config)
         os.replace(tmp_model, out_path)
     _MODELS.clear()
     scorer = FastTextScorer(out_path)
@@ -133,6 +123,43 @@ def train_fasttext(positives: list[str], negatives: list[str], out_path: str,
                         "negatives": sum(lab == NEGATIVE for lab, _ in train), "lr": lr},
               "holdout": evaluate(scorer, [t for _, t in hold], [lab == POSITIVE for lab, _ in hold])}
     return report
+
+
+def _train_in_fresh_process(data: str, out_path: str, config: TrainConfig) -> float:
+    """``_train_fasttext_file`` in a new interpreter (``sys.executable -c``: nothing of the caller's ``__main__`` is
+    re-run); its one-line error, if any, raised here."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from curation.classifier import TrainConfig, _train_fasttext_file; "
+            "print(json.dumps(_train_fasttext_file(sys.argv[1], sys.argv[2], TrainConfig(**json.loads(sys.argv[3])))))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run([sys.executable, "-c", code, data, out_path, json.dumps(config.__dict__)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"fastText training on {data} failed: {last}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def _train_fasttext_file(data: str, out_path: str, config: TrainConfig) -> float:
+    """Train on a fastText-format file, save the model to ``out_path``; returns the learning rate used."""
+    import fasttext
+
+    lr = config.lr
+    while True:  # fastText diverges ("Encountered NaN") on some small sets at lr 0.5: halve it and train again
+        try:
+            model = fasttext.train_supervised(input=data, epoch=config.epoch, lr=lr, wordNgrams=config.word_ngrams,
+                                              dim=config.dim, minCount=config.min_count, bucket=config.bucket,
+                                              seed=config.seed, thread=1, verbose=0)
+            break
+        except RuntimeError as exc:
+            if "NaN" not in str(exc) or lr < config.lr / 8:
+                raise
+            lr /= 2
+    model.save_model(out_path)
+    return lr
 
 
 def evaluate(scorer: Scorer, texts: list[str], labels: list[bool], threshold: float = 0.5) -> dict:

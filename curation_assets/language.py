@@ -18,7 +18,7 @@ from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from resources import LanguageIdResource, StorageResource
 
 ASSET = "language"
-CODE_VERSION = "language-v2"  # v2: the second opinion is a vote (fastText, py3langid, lingua low-accuracy)
+CODE_VERSION = "language-v3"  # v2: the second opinion is a vote (fastText, py3langid, lingua low-accuracy); v3: lingua over the candidates only
 FINEWEB_MIN_SCORE = MIN_LANGUAGE_SCORE  # shown in metadata only: the threshold is applied where documents are selected
 
 
