@@ -147,3 +147,29 @@ def test_languages_fasttext_lacks_are_proposed_by_lingua_not_added_to_every_vote
     labels = LanguageIdentifier().label(texts)
     rare = [(r["language"], t[:40]) for r, t in zip(labels, texts) if r["language"] in NOT_IN_LID176]
     assert len(rare) <= 1 and all(t.startswith("Tshòn-fì") for _, t in rare), rare
+
+
+def test_py3langid_loads_from_a_decompressed_copy_with_the_same_outputs(tmp_path):
+    """The second opinion's py3langid model is decompressed once into the model cache; the copy gives exactly the
+    wheel loader's rankings (probabilities included) on real sentences."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier as Py3LangId
+
+    from curation.langid import _py3langid_from_cache
+
+    import curation.packaged as packaged
+
+    texts = [r["text"] for r in ROWS[::5]]
+    wheel = Py3LangId.from_model_file(MODEL_FILE, norm_probs=True)
+
+    old = packaged._cache_dir
+    packaged.set_cache_dir(str(tmp_path))
+    try:
+        first = _py3langid_from_cache(Py3LangId, str(MODEL_DIR / MODEL_FILE))
+        cached = list(tmp_path.glob("py3langid-*/model.npz"))
+        again = _py3langid_from_cache(Py3LangId, str(MODEL_DIR / MODEL_FILE))
+    finally:
+        packaged.set_cache_dir(old)
+    assert len(cached) == 1 and cached[0].stat().st_size > 10_000_000
+    assert len(texts) >= 20
+    for t in texts:
+        assert first.rank(t) == wheel.rank(t) == again.rank(t)
