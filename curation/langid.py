@@ -183,9 +183,8 @@ class LanguageIdentifier:
                 lab = py3langid_label(lab)
                 probs[lab] = probs.get(lab, 0.0) + p
             py3_probs.append(probs)
-        proposed = [[t["language"] for t in top[:c.candidates]] + list(pp)[:c.py3langid_candidates]
-                    for (_, _, top), pp in zip(pending, py3_probs)]
-        pools = [candidates(p) for p in proposed]
+        pools = [candidates([t["language"] for t in top[:c.candidates]] + list(pp)[:c.py3langid_candidates])
+                 for (_, _, top), pp in zip(pending, py3_probs)]
         # lingua compares the candidates only (and the languages lid.176 cannot name, which it may propose)
         lingua = [lingua_opinion(text[:c.lingua_max_chars], pool, c.lingua_high_accuracy) if pool else ({}, ())
                   for (_, text, _), pool in zip(pending, pools)]

@@ -2,7 +2,6 @@
 crawl materialises with passing checks, a rerun after one WARC file changed recomputes exactly that
 shard, and the sensor/schedule turn new snapshots and changed files into exactly the right run requests."""
 
-
 import dagster as dg
 import pyarrow.parquet as pq
 

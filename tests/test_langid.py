@@ -154,13 +154,11 @@ def test_py3langid_loads_from_a_decompressed_copy_with_the_same_outputs(tmp_path
     wheel loader's rankings (probabilities included) on real sentences."""
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier as Py3LangId
 
-    from curation.langid import _py3langid_from_cache
-
     import curation.packaged as packaged
+    from curation.langid import _py3langid_from_cache
 
     texts = [r["text"] for r in ROWS[::5]]
     wheel = Py3LangId.from_model_file(MODEL_FILE, norm_probs=True)
-
     old = packaged._cache_dir
     packaged.set_cache_dir(str(tmp_path))
     try:

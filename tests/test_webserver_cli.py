@@ -15,7 +15,6 @@ from tests.conftest import ROOT, free_port, wait_for_http
 import requests
 
 
-
 def test_webserver_serves_assets_with_partitions(tmp_path):
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "CURATION_OUTPUT": str(tmp_path / "out")}
