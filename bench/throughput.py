@@ -5,14 +5,19 @@ pages per CPU-second (= per core: every variant is single-threaded), and peak RS
   ours           the defaults: FastWARC -> charset decoding -> Resiliparse + boilerplate removal -> fastText
                  lid.176, below 0.9 a vote of lingua (trigrams), fastText and py3langid among candidates
   ours-no-2nd    the same without the second opinion
-  issue-16       the defaults when issue 16 was filed: plain Resiliparse, fastText + lingua (every language,
+  at-filing      the code itself as it was when issue 16 was filed (commit FILING_COMMIT, unpacked with
+                 ``git archive`` into bench/.checkout-<commit>): its defaults, its reader, no hostile-input guards
+  issue-16       the settings of that day on today's code: plain Resiliparse, fastText + lingua (every language,
                  loaded as met) below 0.5
   ours-plain, ours-no-2nd-plain   the defaults with plain Resiliparse
   fineweb-style  warcio -> trafilatura.extract(favor_precision=True, include_comments=False, deduplicate=True)
                  -> fastText lid.176 (datatrove's WarcReader + Trafilatura + LanguageFilter)
   read-only      FastWARC iterating and reading every HTML response (the reader's own ceiling)
 
-    python bench/throughput.py [--crawl sample_crawl] [--repeat 3] [--out docs/throughput.json]
+    python bench/throughput.py [--crawl sample_crawl] [--repeat 3] [--rounds 1] [--out docs/throughput.json]
+
+``--rounds N`` runs the variants N times, alternating, and reports each variant's median run (the same run varies by
+up to 20% on a shared VM); every run's figure is kept under ``runs``.
 
 The output file is merged into, not replaced: rows of variants not run and other keys (``earlier``) stay.
 """
@@ -23,12 +28,29 @@ import argparse
 import json
 import multiprocessing as mp
 import resource
+import statistics
+import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FILING_COMMIT = "5b3d1d3"  # main when issue 16 was filed (the last commit before its work began)
+
+
+def filing_checkout(commit: str = FILING_COMMIT) -> str:
+    """The project's files at ``commit``, unpacked once into bench/.checkout-<commit> (git archive: no worktree)."""
+    dest = ROOT / "bench" / f".checkout-{commit}"
+    if not (dest / "curation" / "__init__.py").exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=False)
+        if archive.returncode:
+            raise SystemExit(f"bench/throughput.py: cannot unpack commit {commit} for the at-filing variant: "
+                             f"{archive.stderr.decode(errors='replace').strip().splitlines()[-1]}")
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return str(dest)
 
 
 def warc_files(crawl: str) -> list[tuple[str, int, str]]:
@@ -60,7 +82,7 @@ def run_ours(crawl, files, repeat, second_opinion, extractor=None, langid=None):
 def _issue16_langid():
     from curation.langid import LangIdConfig
 
-    return LangIdConfig(second_opinion="lingua", second_opinion_below=0.5)
+    return LangIdConfig(second_opinion="lingua", second_opinion_below=0.5, max_chars=2000)  # that day's settings
 
 
 def run_fineweb(files, repeat):
@@ -111,15 +133,18 @@ def run_read_only(files, repeat):
     return n
 
 
-def worker(name, crawl, files, repeat, q):
+def worker(name, crawl, files, repeat, q, checkout=None):
     import warnings
 
     warnings.filterwarnings("ignore")
+    if checkout:  # before anything imports curation: this process runs the old code
+        sys.path.insert(0, checkout)
     fn = {"ours": lambda: run_ours(crawl, files, repeat, True), "ours-no-2nd": lambda: run_ours(crawl, files, repeat, False),
           "fineweb-style": lambda: run_fineweb(files, repeat), "read-only": lambda: run_read_only(files, repeat),
           "ours-plain": lambda: run_ours(crawl, files, repeat, True, "resiliparse"),  # the extractor before issue 16
           "ours-no-2nd-plain": lambda: run_ours(crawl, files, repeat, False, "resiliparse"),
-          "issue-16": lambda: run_ours(crawl, files, repeat, True, "resiliparse", _issue16_langid())}[name]
+          "issue-16": lambda: run_ours(crawl, files, repeat, True, "resiliparse", _issue16_langid()),
+          "at-filing": lambda: run_ours(crawl, files, repeat, True)}[name]  # the old code's own defaults
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()  # model loading is included: a shard run pays it once too
     try:
@@ -140,23 +165,39 @@ def main() -> None:
     ap.add_argument("--crawl", default=str(Path(__file__).resolve().parents[1] / "sample_crawl"))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default="docs/throughput.json")
-    ap.add_argument("--variants", default="read-only,issue-16,ours-no-2nd,ours,fineweb-style")
+    ap.add_argument("--variants", default="read-only,at-filing,issue-16,ours-no-2nd,ours,fineweb-style")
+    ap.add_argument("--rounds", type=int, default=1, help="alternating runs of every variant; the median is reported")
     args = ap.parse_args()
     files = warc_files(args.crawl)
     total_bytes = sum(s for _, s, _ in files)
-    print(f"{len(files)} WARC files, {total_bytes / 1e6:.1f} MB compressed, x{args.repeat}", flush=True)
-    results = []
+    names = args.variants.split(",")
+    checkout = filing_checkout() if "at-filing" in names else None
+    print(f"{len(files)} WARC files, {total_bytes / 1e6:.1f} MB compressed, x{args.repeat}, {args.rounds} round(s)",
+          flush=True)
+    runs: dict[str, list[dict]] = {name: [] for name in names}
     ctx = mp.get_context("spawn")
-    for name in args.variants.split(","):
-        q = ctx.Queue()
-        p = ctx.Process(target=worker, args=(name, args.crawl, files, args.repeat, q))
-        p.start()
-        r = q.get()
-        p.join()
-        results.append(r)
-        print(json.dumps(r), flush=True)
+    for _ in range(args.rounds):
+        for name in names:
+            q = ctx.Queue()
+            p = ctx.Process(target=worker, args=(name, args.crawl, files, args.repeat, q,
+                                                 checkout if name == "at-filing" else None))
+            p.start()
+            r = q.get()
+            p.join()
+            if "error" in r:
+                raise SystemExit(f"bench/throughput.py: variant {name} failed: {r['error']}")
+            runs[name].append(r)
+            print(json.dumps(r), flush=True)
+    results = []
+    for name, rs in runs.items():
+        ordered = sorted(rs, key=lambda r: r["pages_per_cpu_s"])
+        row = dict(ordered[(len(ordered) - 1) // 2])  # the median run (the lower one of an even count)
+        if len(rs) > 1:
+            row["runs_pages_per_cpu_s"] = [r["pages_per_cpu_s"] for r in rs]
+            row["mean_pages_per_cpu_s"] = round(statistics.mean(row["runs_pages_per_cpu_s"]), 1)
+        results.append(row)
     write_merged(Path(args.out), {"files": len(files), "compressed_bytes": total_bytes, "repeat": args.repeat,
-                                  "results": results})
+                                  "rounds": args.rounds, "results": results})
 
 
 def write_merged(out: Path, run: dict) -> None:

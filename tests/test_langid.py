@@ -171,3 +171,18 @@ def test_py3langid_loads_from_a_decompressed_copy_with_the_same_outputs(tmp_path
     assert len(texts) >= 20
     for t in texts:
         assert first.rank(t) == wheel.rank(t) == again.rank(t)
+
+
+def test_the_models_read_the_first_max_chars_of_a_document():
+    """A document that opens with 1,000+ characters of German before a longer French part is German at the default
+    (fastText and py3langid read 1,000 characters, lingua 500) and French when the whole text is read."""
+    de = " ".join(r["text"] for r in ROWS if r["lang"] == "de")
+    fr = " ".join(r["text"] for r in ROWS if r["lang"] == "fr")
+    while len(de) < 1100:
+        de += " " + de
+    while len(fr) < 6 * len(de):
+        fr += " " + fr
+    text = de + " " + fr
+    assert LangIdConfig().max_chars == 1000
+    assert LanguageIdentifier().label([text])[0]["language"] == "de"
+    assert LanguageIdentifier(LangIdConfig(max_chars=len(text))).label([text])[0]["language"] == "fr"
