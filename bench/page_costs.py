@@ -39,10 +39,16 @@ def main() -> None:
     from curation.langid import LangIdConfig, LanguageIdentifier
     from curation.warc import iter_pages
     if (Path(args.checkout) / "curation" / "page_budget.py").exists():
-        from curation.page_budget import too_deep
+        from curation import page_budget
+
+        too_deep = page_budget.too_deep
+        compatible = getattr(page_budget, "ascii_compatible", lambda charset: True)
     else:  # a checkout from before the page budget (an import would find today's: the editable install's finder)
         def too_deep(html, raw=None):
             return None
+
+        def compatible(charset):
+            return True
 
     if args.settings == "issue-16":
         ex = Extractor(ExtractionConfig(extractor="resiliparse"))
@@ -68,7 +74,8 @@ def main() -> None:
         htmls = []
         for p in pages:
             try:
-                htmls.append((decode_html(p.body, p.declared_charset)[0], p.body))
+                html, charset, _ = decode_html(p.body, p.declared_charset)
+                htmls.append((html, p.body if compatible(charset) else None))  # as curation.documents does
             except ValueError:
                 continue
         t2 = clock()

@@ -14,6 +14,7 @@ markup inside scripts counts too, which can only overestimate). The scan is line
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 GATE_TAGS = 10_000  # pages with fewer '<' cannot be deeper than this: at most ~3 s of extraction
 MAX_DEPTH = 2_000  # deepest stack of open elements let through (about 0.15 s of main-content extraction)
@@ -31,11 +32,28 @@ def _count_lt(raw: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == 0x3C))
 
 
+_ASCII_PROBE = "<>/=\"' !-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@lru_cache(maxsize=512)
+def ascii_compatible(charset: str | None) -> bool:
+    """True when ``charset`` writes ASCII markup as the same ASCII bytes, so that ``<`` bytes count ``<`` characters
+    (UTF-8, the ISO-8859 and Windows code pages, Shift_JIS, GBK...); False for EBCDIC code pages (``<`` is 0x4C
+    there), UTF-16/32 and anything unknown."""
+    if not charset:
+        return False
+    try:
+        return _ASCII_PROBE.encode(charset) == _ASCII_PROBE.encode("ascii")
+    except Exception:  # an unknown name, a codec that is no text encoding: not known to be compatible
+        return False
+
+
 def too_deep(html: str, raw: bytes | None = None) -> str | None:
     """None when the page fits the budget, else why not (a one-line reason for the logs).
 
     ``raw``, the payload ``html`` was decoded from, makes the gate cheaper (counted with numpy, about twice as fast
-    as ``bytes.count``); every charset a page can be decoded with keeps one ``<`` byte per ``<`` character.
+    as ``bytes.count``). Pass it only when the page's charset is ``ascii_compatible``: in an EBCDIC page the markup's
+    ``<`` is another byte, and a count of 0x3C bytes would let any nesting through.
     """
     if (_count_lt(raw) if raw is not None else html.count("<")) <= GATE_TAGS:
         return None

@@ -85,6 +85,10 @@ HOSTILE_PAGES = {  # url -> (record bytes, what must happen)
                                     "dom_too_deep"),
     "http://hostile.example/unmatched": (response("http://hostile.example/unmatched",
                                                   b"<html><body>" + b"<span></x>" * 20000), "dom_too_deep"),
+    # EBCDIC writes '<' as 0x4C: a count of '<' bytes saw none, and 20,000 nested elements reached the extractor
+    "http://hostile.example/ebcdic-deep": (response("http://hostile.example/ebcdic-deep",
+                                                    ("<html><body>" + "<div>" * 20000 + "deep").encode("cp500"),
+                                                    content_type="text/html; charset=cp500"), "dom_too_deep"),
 }
 DROPPED = {"too_large", "dom_too_deep"}
 
