@@ -27,17 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _opener(path: str):
-    def open_at(offset: int):
-        fh = open(path, "rb")
-        fh.seek(offset)
-        return fh
-    return open_at
-
-
 def real_texts(shared: Path) -> tuple[list[str], dict]:
     from curation.extract import Extractor, decode_html
-    from curation.warc import iter_pages, iter_wet
+    from curation.warc import file_opener, iter_pages, iter_wet
 
     ex = Extractor()
     with gzip.open(ROOT / "tests/data/cc-main-2019-30-docs.jsonl.gz", "rt") as fh:
@@ -48,9 +40,9 @@ def real_texts(shared: Path) -> tuple[list[str], dict]:
         n0, gz = len(texts), path.endswith(".gz")
         try:
             if ".wet" in os.path.basename(path):
-                texts += [d.text for d in iter_wet(_opener(path), os.path.getsize(path), Counter(), gz)]
+                texts += [d.text for d in iter_wet(file_opener(path), os.path.getsize(path), Counter(), gz)]
             elif path.endswith((".warc.gz", ".warc")) and ".wat" not in path:
-                for page in iter_pages(_opener(path), os.path.getsize(path), Counter(), compressed=gz):
+                for page in iter_pages(file_opener(path), os.path.getsize(path), Counter(), compressed=gz):
                     try:
                         texts.append(ex(decode_html(page.body, page.declared_charset)[0]))
                     except Exception:

@@ -33,19 +33,15 @@ HOSTILE = {  # name -> (repeated unit, count at the 4 MiB payload cap or about)
 
 def real_pages() -> list[str]:
     from curation.extract import decode_html
-    from curation.warc import iter_pages
+    from curation.warc import file_opener, iter_pages
 
     files = sorted(glob.glob(str(ROOT / "sample_crawl/**/*.warc.gz"), recursive=True)
                    + glob.glob("/work/shared/data/warc/*.warc.gz"))
     out = []
     for f in files:
-        def open_at(offset, f=f):
-            fh = open(f, "rb")
-            fh.seek(offset)
-            return fh
-
-        for page in iter_pages(open_at, 1, Counter()):
-            out.append((decode_html(page.body, page.declared_charset)[0], page.body))
+        for page in iter_pages(file_opener(f), 1, Counter()):
+            html, charset, _ = decode_html(page.body, page.declared_charset)
+            out.append((html, page.body, charset))
     return out
 
 
@@ -65,16 +61,16 @@ def main() -> None:
     from curation.page_budget import GATE_TAGS, too_deep
 
     def extract(pages):
-        for h, _ in pages:
+        for h, *_ in pages:
             extract_plain_text(HTMLTree.parse(h), main_content=True, preserve_formatting=True, list_bullets=True,
                                alt_texts=False, links=False, form_fields=False, noscript=False)
 
     def check(pages):
-        for h, raw in pages:
-            assert too_deep(h, raw) is None, "a real page was refused"
+        for h, raw, charset in pages:
+            assert too_deep(h, raw, charset) is None, "a real page was refused"
 
     pages = real_pages()
-    gated = [(h, raw) for h, raw in pages if raw.count(b"<") > GATE_TAGS]
+    gated = [p for p in pages if p[1].count(b"<") > GATE_TAGS]
     t_ext = min(cpu(extract, pages) for _ in range(args.repeat))
     t_chk = min(cpu(check, pages) for _ in range(args.repeat))
     print(f"real pages: {len(pages)} ({len(gated)} over the {GATE_TAGS:,}-tag gate, tokenised)")
@@ -86,10 +82,10 @@ def main() -> None:
     for name, (unit, n) in HOSTILE.items():
         html = "<html><body>" + unit * n + "</body></html>"
         t = time.process_time()
-        verdict = too_deep(html, html.encode())
+        verdict = too_deep(html, html.encode(), "utf-8")
         t_check = time.process_time() - t
         small = "<html><body>" + unit * (n // 20) + "</body></html>"
-        t_small = cpu(extract, [(small, None)])
+        t_small = cpu(extract, [(small, None, None)])
         print(f"{name}: {len(html) / 1e6:.1f} MB, check {t_check:.3f} CPU-s -> {verdict or 'let through'}; "
               f"extraction of 1/20 of it: {t_small:.2f} CPU-s")
 

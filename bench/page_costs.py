@@ -39,16 +39,10 @@ def main() -> None:
     from curation.langid import LangIdConfig, LanguageIdentifier
     from curation.warc import iter_pages
     if (Path(args.checkout) / "curation" / "page_budget.py").exists():
-        from curation import page_budget
-
-        too_deep = page_budget.too_deep
-        compatible = getattr(page_budget, "ascii_compatible", lambda charset: True)
+        from curation.page_budget import too_deep
     else:  # a checkout from before the page budget (an import would find today's: the editable install's finder)
-        def too_deep(html, raw=None):
+        def too_deep(html, raw=None, charset=None):
             return None
-
-        def compatible(charset):
-            return True
 
     if args.settings == "issue-16":
         ex = Extractor(ExtractionConfig(extractor="resiliparse"))
@@ -57,7 +51,7 @@ def main() -> None:
         ex, ident = Extractor(ExtractionConfig()), LanguageIdentifier(LangIdConfig())
     files = sorted(str(p) for p in Path(args.crawl).rglob("*.warc*") if p.name.endswith((".warc", ".warc.gz")))
 
-    def opener(path):
+    def opener(path):  # curation.warc.file_opener, which a checkout from before it lacks
         def open_at(offset):
             fh = open(path, "rb", buffering=1 << 20)
             fh.seek(offset)
@@ -75,11 +69,11 @@ def main() -> None:
         for p in pages:
             try:
                 html, charset, _ = decode_html(p.body, p.declared_charset)
-                htmls.append((html, p.body if compatible(charset) else None))  # as curation.documents does
+                htmls.append((html, p.body, charset))
             except ValueError:
                 continue
         t2 = clock()
-        kept = [h for h, raw in htmls if not too_deep(h, raw)]
+        kept = [h for h, raw, charset in htmls if not too_deep(h, raw, charset)]
         t3 = clock()
         texts = [x for x in (ex(h) for h in kept) if x]
         t4 = clock()

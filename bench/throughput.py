@@ -138,7 +138,7 @@ def run_read_only(files, repeat):
     return n
 
 
-def worker(name, crawl, files, repeat, q, checkout=None):
+def worker(name, crawl, files, repeat, q, checkout=None, debug=False):
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -157,7 +157,7 @@ def worker(name, crawl, files, repeat, q, checkout=None):
     except Exception as exc:  # one line in the parent; the traceback only with --debug
         hint = " (pip install -e '.[bench]')" if isinstance(exc, ImportError) else ""
         q.put({"variant": name, "error": f"{type(exc).__name__}: {exc}{hint}"})
-        if "--debug" in sys.argv:
+        if debug:
             raise
         return
     wall = time.perf_counter() - t0
@@ -170,7 +170,7 @@ def worker(name, crawl, files, repeat, q, checkout=None):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--crawl", default=str(Path(__file__).resolve().parents[1] / "sample_crawl"))
+    ap.add_argument("--crawl", default=str(ROOT / "sample_crawl"))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default="docs/throughput.json")
     ap.add_argument("--variants", default="read-only,at-filing,issue-16,ours-no-2nd,ours,fineweb-style")
@@ -191,7 +191,7 @@ def main() -> None:
         for name in names:
             q = ctx.Queue()
             p = ctx.Process(target=worker, args=(name, args.crawl, files, args.repeat, q,
-                                                 checkout if name == "at-filing" else None))
+                                                 checkout if name == "at-filing" else None, args.debug))
             p.start()
             r = q.get()
             p.join()

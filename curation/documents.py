@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from curation import schema
 from curation.extract import ExtractionConfig, Extractor, UndecodableError, decode_html
-from curation.page_budget import ascii_compatible, too_deep
+from curation.page_budget import too_deep
 from curation.sources import CrawlSource, InputFile
 from curation.warc import WarcFormatError, WarcLimits, iter_pages, iter_wet
 
@@ -169,9 +169,7 @@ class DocumentBuilder:
                 continue
             if note:
                 counts[note] += 1
-            # a page that would cost the parser or the extractor more than the per-page budget; the raw bytes make
-            # the gate cheaper, but count '<' only in a charset that writes it as ASCII (not EBCDIC)
-            if too_deep(html, page.body if ascii_compatible(charset) else None):
+            if too_deep(html, page.body, charset):  # would cost the parser or the extractor more than the page budget
                 counts["dom_too_deep"] += 1
                 continue
             try:

@@ -35,7 +35,7 @@ class LangIdConfig:
     model_path: str | None = None
     top_k: int = 3
     # fastText and py3langid read this much of each document (white space collapsed). 2000 until language-v4: on
-    # 726 real web texts 1 label of 726 changed at 1000 (a page of English boilerplate above Russian text, fastText
+    # 727 real web texts 1 label changed at 1000 (a page of English boilerplate above Russian text, fastText
     # 0.60), and at 40% less fastText CPU (bench/langid_input_length.py); the accuracy sets' texts are shorter
     max_chars: int = 1000
     second_opinion: str = "lingua-candidates"

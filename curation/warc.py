@@ -141,6 +141,17 @@ class _PushbackReader:
                 return False
 
 
+def file_opener(path: str, buffering: int = 1 << 20) -> Callable[[int], BinaryIO]:
+    """The ``open_at`` that iter_records, iter_pages and iter_wet take, for a local file: opened and positioned."""
+
+    def open_at(offset: int) -> BinaryIO:
+        fh = open(path, "rb", buffering=buffering)
+        fh.seek(offset)
+        return fh
+
+    return open_at
+
+
 def iter_records(
     open_at: Callable[[int], BinaryIO],
     size: int | None,
