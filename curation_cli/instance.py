@@ -10,6 +10,7 @@
 """
 
 import fcntl
+import json
 import os
 import socket
 import time
@@ -19,7 +20,7 @@ from curation_cli.errors import CliError
 
 LOCK_NAME = "curation-run.lock"
 CLI_TAG, PID_TAG = "curation/cli", "curation/pid"
-DAGSTER_YAML = """\
+_MONITORING = """\
 telemetry:
   enabled: false
 # a run whose process died (killed, out of memory) is marked failed instead of staying STARTED forever
@@ -29,6 +30,16 @@ run_monitoring:
   poll_interval_seconds: 60
   max_resume_run_attempts: 0
 """
+# step output into the same files as Dagster's default, without its `tail -F` child, which a killed command
+# could leave holding the terminal (curation_cli/compute_logs.py)
+DAGSTER_YAML = _MONITORING + """\
+compute_logs:
+  module: curation_cli.compute_logs
+  class: FileComputeLogManager
+  config:
+    base_dir: {base_dir}
+"""
+_EARLIER_YAMLS = (_MONITORING,)  # what earlier versions wrote: replaced, since nobody edited them
 TMP_GRACE_S = 3600  # while other runs are in progress, only temporary files older than this are removed
 
 
@@ -56,8 +67,8 @@ def open_instance(home: Path):
     import dagster as dg
 
     cfg = home / "dagster.yaml"
-    if not cfg.exists():  # SQLite storage is Dagster's default under DAGSTER_HOME
-        cfg.write_text(DAGSTER_YAML)
+    if not cfg.exists() or cfg.read_text() in _EARLIER_YAMLS:  # SQLite storage is Dagster's default
+        cfg.write_text(DAGSTER_YAML.format(base_dir=json.dumps(str(home.resolve() / "storage"))))
     instance = dg.DagsterInstance.from_config(str(home))
     instance.get_runs(limit=1)  # run storage
     instance.get_dynamic_partitions("snapshots")  # event log storage

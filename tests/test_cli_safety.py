@@ -105,7 +105,7 @@ def test_concurrent_runs_killed_runs_and_stale_snapshots(tmp_path):
     other = _tiny(tmp_path / "other", {"CC-MAIN-2099-01": SMALL["CC-MAIN-2020-34"]})
     # two commands at once on a fresh instance: one runs, the other refuses in one line (or both finish)
     procs = [_run(tmp_path, other, home, tmp_path / "out-other", popen=True) for _ in range(2)]
-    results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    results = [(p.wait(timeout=600), *p.communicate(timeout=60)) for p in procs]
     codes = sorted(rc for rc, _, _ in results)
     assert codes in ([0, 0], [0, 2]), [(rc, out[-1500:], err[-1500:]) for rc, out, err in results]
     if codes == [0, 2]:
@@ -123,7 +123,8 @@ def test_concurrent_runs_killed_runs_and_stale_snapshots(tmp_path):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    # the pipes close with the command: no child of it (Dagster's `tail -F` log mirror was one) outlives it
+    proc.communicate(timeout=60)
     killed = dg.DagsterInstance.from_config(str(home)).get_runs(filters=started)
     assert killed
     tmp = tmp_path / "out/documents/CC-MAIN-2024-22/0000.parquet.tmp-0123abcd"  # a write the kill cut short
@@ -140,6 +141,62 @@ def test_concurrent_runs_killed_runs_and_stale_snapshots(tmp_path):
     assert instance.get_run_by_id(killed[0].run_id).status == dg.DagsterRunStatus.FAILURE
     assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     assert set(instance.get_dynamic_partitions("snapshots")) == {"CC-MAIN-2099-01", "CC-MAIN-2024-22"}
+
+
+def _children() -> set[int]:
+    me = str(os.getpid())
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_instance_captures_step_output_in_files_and_starts_no_process(tmp_path):
+    """The instance `curation run` creates keeps each step's stdout and stderr in the files the Dagster UI reads,
+    and starts no process for it: Dagster's default mirrors them with a `tail -F` child, which a command killed
+    at the wrong moment leaves running, holding the command's stdout and stderr open (a CI job reading them
+    waited 80 minutes)."""
+    import dagster as dg
+
+    from curation_cli.compute_logs import FileComputeLogManager
+    from curation_cli.instance import open_instance
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n# a run whose process died (killed, out of "
+                                       "memory) is marked failed instead of staying STARTED forever\nrun_monitoring:\n"
+                                       "  enabled: true\n  start_timeout_seconds: 300\n  poll_interval_seconds: 60\n"
+                                       "  max_resume_run_attempts: 0\n")  # as an earlier version wrote it
+    instance = open_instance(home)
+    manager = instance.compute_log_manager
+    assert isinstance(manager, FileComputeLogManager)
+    before = _children()
+    seen = {}
+
+    @dg.asset
+    def talks():
+        print("to stdout from a step", flush=True)
+        os.write(sys.stderr.fileno(), b"to the stderr descriptor from a step\n")  # as a C library writes
+        seen["children"] = _children() - before
+
+    result = dg.materialize([talks], instance=instance)
+    assert result.success and seen["children"] == set(), seen
+    captured = [e.event_specific_data for e in result.all_events if e.event_type_value == "LOGS_CAPTURED"]
+    assert [c.step_keys for c in captured] == [["talks"]]
+    key = manager.build_log_key_for_run(result.run_id, captured[0].file_key)
+    data = manager.get_log_data(key)  # what the UI shows
+    assert b"to stdout from a step" in data.stdout and b"to the stderr descriptor from a step" in data.stderr
+    assert manager.is_capture_complete(key)
+    assert str(home.resolve() / "storage") in (home / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # a user's own file is left as it is
+    open_instance(home)
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
 
 
 def test_the_plan_follows_the_asset_graph():
