@@ -19,6 +19,15 @@ pages per CPU-second (= per core: every variant is single-threaded), and peak RS
 ``--rounds N`` runs the variants N times, alternating, and reports each variant's median run (the same run varies by
 up to 20% on a shared VM); every run's figure is kept under ``runs``.
 
+``--instructions`` counts instructions instead of timing: each variant runs in a fresh process under Valgrind's
+cachegrind (``apt-get install valgrind``; about 50 times slower) at 1 and at 3 repeats, which gives the instructions a
+page costs (the difference over the pages added) and the fixed cost of a process (imports, model loading). Counts
+repeat to within a fraction of a percent from run to run, where CPU time on this VM varies by 20%: the figure to
+compare variants by. Instructions are not time (cache misses, SIMD width), so both are reported. Written under the
+output file's ``instructions`` key.
+
+    python bench/throughput.py --instructions [--variants at-filing,ours,...] [--jobs 2]
+
 The output file is merged into, not replaced: rows of variants not run and other keys (``earlier``) stay.
 """
 
@@ -27,7 +36,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -138,18 +149,28 @@ def run_read_only(files, repeat):
     return n
 
 
+VARIANTS = ("read-only", "at-filing", "issue-16", "ours", "ours-no-2nd", "ours-plain", "ours-no-2nd-plain",
+            "fineweb-style")
+
+
+def variant(name, crawl, files, repeat):
+    """The function that runs variant ``name``: it returns the number of HTML pages it read."""
+    return {"ours": lambda: run_ours(crawl, files, repeat, True),
+            "ours-no-2nd": lambda: run_ours(crawl, files, repeat, False),
+            "fineweb-style": lambda: run_fineweb(files, repeat), "read-only": lambda: run_read_only(files, repeat),
+            "ours-plain": lambda: run_ours(crawl, files, repeat, True, "resiliparse"),  # the extractor before issue 16
+            "ours-no-2nd-plain": lambda: run_ours(crawl, files, repeat, False, "resiliparse"),
+            "issue-16": lambda: run_ours(crawl, files, repeat, True, "resiliparse", _issue16_langid()),
+            "at-filing": lambda: run_ours(crawl, files, repeat, True)}[name]  # the old code's own defaults
+
+
 def worker(name, crawl, files, repeat, q, checkout=None, debug=False):
     import warnings
 
     warnings.filterwarnings("ignore")
     if checkout:  # before anything imports curation: this process runs the old code
         sys.path.insert(0, checkout)
-    fn = {"ours": lambda: run_ours(crawl, files, repeat, True), "ours-no-2nd": lambda: run_ours(crawl, files, repeat, False),
-          "fineweb-style": lambda: run_fineweb(files, repeat), "read-only": lambda: run_read_only(files, repeat),
-          "ours-plain": lambda: run_ours(crawl, files, repeat, True, "resiliparse"),  # the extractor before issue 16
-          "ours-no-2nd-plain": lambda: run_ours(crawl, files, repeat, False, "resiliparse"),
-          "issue-16": lambda: run_ours(crawl, files, repeat, True, "resiliparse", _issue16_langid()),
-          "at-filing": lambda: run_ours(crawl, files, repeat, True)}[name]  # the old code's own defaults
+    fn = variant(name, crawl, files, repeat)
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()  # model loading is included: a shard run pays it once too
     try:
@@ -176,13 +197,27 @@ def main() -> None:
     ap.add_argument("--variants", default="read-only,at-filing,issue-16,ours-no-2nd,ours,fineweb-style")
     ap.add_argument("--rounds", type=int, default=1, help="alternating runs of every variant; the median is reported")
     ap.add_argument("--debug", action="store_true", help="a failing variant prints its traceback")
+    ap.add_argument("--instructions", action="store_true", help="count instructions under cachegrind, not time")
+    ap.add_argument("--jobs", type=int, default=2, help="--instructions: variants counted at once")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one variant in this process (under cachegrind)
+    ap.add_argument("--files", help=argparse.SUPPRESS)  # internal: the WARC list of --one, as JSON
+    ap.add_argument("--checkout", help=argparse.SUPPRESS)  # internal: the old code's folder for --one at-filing
     args = ap.parse_args()
+    if args.one:
+        run_one(args)
+        return
     files = warc_files(args.crawl)
     total_bytes = sum(s for _, s, _ in files)
     names = args.variants.split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        sys.exit(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     checkout = filing_checkout() if "at-filing" in names else None
     if checkout is None and "at-filing" in names:
         names.remove("at-filing")
+    if args.instructions:
+        count_all(args, names, files, total_bytes, checkout)
+        return
     print(f"{len(files)} WARC files, {total_bytes / 1e6:.1f} MB compressed, x{args.repeat}, {args.rounds} round(s)",
           flush=True)
     runs: dict[str, list[dict]] = {name: [] for name in names}
@@ -212,6 +247,90 @@ def main() -> None:
         results.append(row)
     write_merged(Path(args.out), {"files": len(files), "compressed_bytes": total_bytes, "repeat": args.repeat,
                                   "rounds": args.rounds, "results": results})
+
+
+def run_one(args) -> None:
+    """One variant in this process, its page count printed: what ``count_instructions`` runs under cachegrind."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    if args.checkout:  # before anything imports curation
+        sys.path.insert(0, args.checkout)
+    files = [tuple(f) for f in json.loads(Path(args.files).read_text())]
+    print(f"pages {variant(args.one, args.crawl, files, args.repeat)()}", flush=True)
+
+
+INSTRUCTION_REPEATS = (1, 3)
+
+
+def count_instructions(name: str, crawl: str, files_json: str, repeat: int, checkout: str | None) -> tuple[int, int]:
+    """(instructions, HTML pages) of variant ``name`` at ``repeat`` in a fresh process under cachegrind."""
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
+           str(Path(__file__).resolve()), "--one", name, "--repeat", str(repeat), "--crawl", crawl,
+           "--files", files_json]
+    if checkout:
+        cmd += ["--checkout", checkout]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    refs = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+    pages = re.search(r"^pages (\d+)$", proc.stdout, re.M)
+    if proc.returncode or not refs or not pages:
+        last = ([ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("==")] or ["no output"])[-1]
+        raise RuntimeError(f"variant {name} at repeat {repeat} failed under valgrind (exit {proc.returncode}): {last}")
+    return int(refs.group(1).replace(",", "")), int(pages.group(1))
+
+
+def count_all(args, names: list[str], files, total_bytes: int, checkout: str | None) -> None:
+    """Instructions a page and a process's fixed instructions of each variant; written under ``instructions``."""
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not shutil.which("valgrind"):
+        sys.exit("--instructions needs Valgrind (apt-get install valgrind): not found on PATH")
+    version = subprocess.run(["valgrind", "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"{len(files)} WARC files, {total_bytes / 1e6:.1f} MB compressed; {version} cachegrind at repeats "
+          f"{INSTRUCTION_REPEATS}, {args.jobs} at once", flush=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(files, fh)
+    jobs = [(name, r) for name in names for r in INSTRUCTION_REPEATS]
+    try:
+        with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+            futures = {job: pool.submit(count_instructions, job[0], args.crawl, fh.name, job[1],
+                                        checkout if job[0] == "at-filing" else None) for job in jobs}
+            counts = {}
+            for job, fut in futures.items():
+                try:
+                    counts[job] = fut.result()
+                except RuntimeError as exc:
+                    print(exc, flush=True)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    rows = []
+    lo, hi = INSTRUCTION_REPEATS[0], INSTRUCTION_REPEATS[-1]
+    for name in names:
+        if (name, lo) not in counts or (name, hi) not in counts:
+            continue
+        (i_lo, p_lo), (i_hi, p_hi) = counts[(name, lo)], counts[(name, hi)]
+        per_page = (i_hi - i_lo) / (p_hi - p_lo)
+        fixed = i_lo - per_page * p_lo
+        at_repeat = fixed + per_page * p_lo / lo * args.repeat  # a run of --repeat, as the timed rows
+        rows.append({"variant": name, "pages_per_repeat": p_lo // lo, "instructions_per_page": round(per_page),
+                     "fixed_instructions": round(fixed), f"instructions_at_repeat_{args.repeat}": round(at_repeat),
+                     "pages_per_giga_instruction": round(p_lo / lo * args.repeat / at_repeat * 1e9, 1),
+                     "counts": {str(r): counts[(name, r)][0] for r in INSTRUCTION_REPEATS}})
+    base = next((r for r in rows if r["variant"] == "at-filing"), None)
+    for r in rows:
+        if base:
+            r["relative_to_at_filing"] = round(base[f"instructions_at_repeat_{args.repeat}"]
+                                               / r[f"instructions_at_repeat_{args.repeat}"], 3)
+        print(json.dumps(r), flush=True)
+    out = Path(args.out)
+    old = json.loads(out.read_text()) if out.exists() else {}
+    counted = {x["variant"] for x in rows}
+    kept = [r for r in old.get("instructions", {}).get("results", []) if r["variant"] not in counted]
+    old["instructions"] = {"tool": f"{version} --tool=cachegrind --cache-sim=no", "repeats": list(INSTRUCTION_REPEATS),
+                           "projected_repeat": args.repeat, "results": kept + rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(old, indent=1) + "\n")
 
 
 def write_merged(out: Path, run: dict) -> None:
