@@ -149,19 +149,17 @@ def run_read_only(files, repeat):
     return n
 
 
-VARIANTS = ("read-only", "at-filing", "issue-16", "ours", "ours-no-2nd", "ours-plain", "ours-no-2nd-plain",
-            "fineweb-style")
-
-
-def variant(name, crawl, files, repeat):
-    """The function that runs variant ``name``: it returns the number of HTML pages it read."""
-    return {"ours": lambda: run_ours(crawl, files, repeat, True),
-            "ours-no-2nd": lambda: run_ours(crawl, files, repeat, False),
-            "fineweb-style": lambda: run_fineweb(files, repeat), "read-only": lambda: run_read_only(files, repeat),
-            "ours-plain": lambda: run_ours(crawl, files, repeat, True, "resiliparse"),  # the extractor before issue 16
-            "ours-no-2nd-plain": lambda: run_ours(crawl, files, repeat, False, "resiliparse"),
-            "issue-16": lambda: run_ours(crawl, files, repeat, True, "resiliparse", _issue16_langid()),
-            "at-filing": lambda: run_ours(crawl, files, repeat, True)}[name]  # the old code's own defaults
+#: Each variant: (crawl, files, repeat) -> the number of HTML pages it read.
+VARIANTS = {
+    "read-only": lambda crawl, files, repeat: run_read_only(files, repeat),
+    "at-filing": lambda crawl, files, repeat: run_ours(crawl, files, repeat, True),  # the old code's own defaults
+    "issue-16": lambda crawl, files, repeat: run_ours(crawl, files, repeat, True, "resiliparse", _issue16_langid()),
+    "ours": lambda crawl, files, repeat: run_ours(crawl, files, repeat, True),
+    "ours-no-2nd": lambda crawl, files, repeat: run_ours(crawl, files, repeat, False),
+    "ours-plain": lambda crawl, files, repeat: run_ours(crawl, files, repeat, True, "resiliparse"),  # before issue 16
+    "ours-no-2nd-plain": lambda crawl, files, repeat: run_ours(crawl, files, repeat, False, "resiliparse"),
+    "fineweb-style": lambda crawl, files, repeat: run_fineweb(files, repeat),
+}
 
 
 def worker(name, crawl, files, repeat, q, checkout=None, debug=False):
@@ -170,7 +168,7 @@ def worker(name, crawl, files, repeat, q, checkout=None, debug=False):
     warnings.filterwarnings("ignore")
     if checkout:  # before anything imports curation: this process runs the old code
         sys.path.insert(0, checkout)
-    fn = variant(name, crawl, files, repeat)
+    fn = lambda: VARIANTS[name](crawl, files, repeat)  # noqa: E731
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()  # model loading is included: a shard run pays it once too
     try:
@@ -257,7 +255,7 @@ def run_one(args) -> None:
     if args.checkout:  # before anything imports curation
         sys.path.insert(0, args.checkout)
     files = [tuple(f) for f in json.loads(Path(args.files).read_text())]
-    print(f"pages {variant(args.one, args.crawl, files, args.repeat)()}", flush=True)
+    print(f"pages {VARIANTS[args.one](args.crawl, files, args.repeat)}", flush=True)
 
 
 INSTRUCTION_REPEATS = (1, 3)
@@ -323,24 +321,24 @@ def count_all(args, names: list[str], files, total_bytes: int, checkout: str | N
             r["relative_to_at_filing"] = round(base[f"instructions_at_repeat_{args.repeat}"]
                                                / r[f"instructions_at_repeat_{args.repeat}"], 3)
         print(json.dumps(r), flush=True)
-    out = Path(args.out)
-    old = json.loads(out.read_text()) if out.exists() else {}
-    counted = {x["variant"] for x in rows}
-    kept = [r for r in old.get("instructions", {}).get("results", []) if r["variant"] not in counted]
-    old["instructions"] = {"tool": f"{version} --tool=cachegrind --cache-sim=no", "repeats": list(INSTRUCTION_REPEATS),
-                           "projected_repeat": args.repeat, "results": kept + rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(old, indent=1) + "\n")
+    write_merged(Path(args.out), {"tool": f"{version} --tool=cachegrind --cache-sim=no",
+                                  "repeats": list(INSTRUCTION_REPEATS), "projected_repeat": args.repeat,
+                                  "results": rows}, key="instructions")
 
 
-def write_merged(out: Path, run: dict) -> None:
+def write_merged(out: Path, run: dict, key: str | None = None) -> None:
     """``run`` written to ``out``, merged into what is there: other keys (``earlier``, ``machine``) stay, and so do
-    the rows of variants not run this time (each keeps the ``repeat`` it was measured with)."""
-    old = json.loads(out.read_text()) if out.exists() else {}
+    the rows of variants not run this time (each keeps the ``repeat`` it was measured with). With ``key``, ``run``
+    goes under that key of the file (``instructions``) and is merged there the same way."""
+    whole = json.loads(out.read_text()) if out.exists() else {}
+    old = whole.get(key, {}) if key else whole
     ran = {r["variant"] for r in run["results"]}
-    kept = [dict(r, repeat=r.get("repeat", old.get("repeat"))) for r in old.get("results", []) if r["variant"] not in ran]
+    kept = [dict(r, repeat=r.get("repeat", old.get("repeat"))) if not key else r
+            for r in old.get("results", []) if r["variant"] not in ran]
+    merged = {**old, **run, "results": kept + run["results"]}
+    whole = {**whole, key: merged} if key else merged
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({**old, **run, "results": kept + run["results"]}, indent=1) + "\n")
+    out.write_text(json.dumps(whole, indent=1) + "\n")
 
 
 if __name__ == "__main__":
