@@ -1,5 +1,5 @@
 """Where the default extractor's time goes on the sample crawl: Resiliparse's plain text, its minimal_html output
-with link marking, the skip selectors, and the block cleaner (curation.boilerplate) with and without the phrase
+with link marking, the skip selectors, and the block cleaner (curation.extract.boilerplate) with and without the phrase
 rule and whole tables. One process, every stage timed over every HTML page of the crawl in interleaved passes
 (the machine is shared), CPU time per page (``time.process_time``): best and median of ``--passes``.
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def crawl_pages(crawl: str) -> list[str]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    from curation.extract import UndecodableError, decode_html
+    from curation.extract.html import UndecodableError, decode_html
 
     pages = []
     for path in sorted(Path(crawl).rglob("*.warc.gz")):
@@ -39,7 +39,7 @@ def main() -> None:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    from curation.boilerplate import SKIP_SELECTORS, clean_minimal_html
+    from curation.extract.boilerplate import SKIP_SELECTORS, clean_minimal_html
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--crawl", default=str(Path(__file__).resolve().parents[1] / "sample_crawl"))

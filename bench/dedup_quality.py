@@ -53,8 +53,8 @@ def corpus() -> tuple[list[str], dict]:
     for _, v in sorted(gt.items()):
         texts.append(v["articleBody"])
         sources["article-extraction-benchmark"] += 1
-    from curation.documents import DocumentBuilder
-    from curation.sources import CrawlSource
+    from curation.extract.documents import DocumentBuilder
+    from curation.extract.sources import CrawlSource
 
     src = CrawlSource(str(ROOT / "sample_crawl"))
     for snap in src.list_snapshots():
@@ -70,9 +70,9 @@ def visible_text_pages() -> tuple[list[str], dict]:
     """Whole visible text (no main-content extraction) of the sample crawl's and shared/data/warc's pages."""
     import dataclasses
 
-    from curation.documents import DocumentBuilder
-    from curation.extract import ExtractionConfig
-    from curation.sources import CrawlSource
+    from curation.extract.documents import DocumentBuilder
+    from curation.extract.html import ExtractionConfig
+    from curation.extract.sources import CrawlSource
 
     cfg = dataclasses.replace(ExtractionConfig(), resiliparse_main_content=False)
     texts, sources = [], Counter()
@@ -96,8 +96,9 @@ def precision_at(pairs: dict, label: np.ndarray, threshold: float) -> float:
 
 
 def evaluate(texts: list[str], thresholds: list[float]) -> dict:
-    from curation.dedup import DedupConfig, run_local
-    from curation.dedup_eval import pair_metrics, true_pairs
+    from curation.dedup.config import DedupConfig
+    from curation.dedup.decisions import run_local
+    from curation.dedup.evaluation import pair_metrics, true_pairs
 
     import resource
 
@@ -129,8 +130,8 @@ def evaluate(texts: list[str], thresholds: list[float]) -> dict:
 def main() -> None:
     import argparse
 
-    from curation.dedup import DedupConfig
-    from curation.dedup_eval import derive
+    from curation.dedup.config import DedupConfig
+    from curation.dedup.evaluation import derive
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--thresholds", default="0.5,0.6,0.7,0.75")

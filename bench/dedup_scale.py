@@ -58,7 +58,7 @@ def signatures_of(doc: np.ndarray) -> np.ndarray:
 
 
 def generate(workdir: str, n_docs: int, n_shards: int, seed: int = 0, with_signatures: bool = False) -> int:
-    from curation.dedup import write_bucket_arrays
+    from curation.dedup.arrays import write_bucket_arrays
 
     rng = np.random.default_rng(seed)
     per = np.full(n_shards, n_docs // n_shards)
@@ -102,7 +102,10 @@ def _is_dup_global(doc: np.ndarray, n_docs: int, seed: int) -> np.ndarray:
 def cluster(workdir: str, n_shards: int, chunk: int, min_similarity: float = 0.0) -> dict:
     import pyarrow as pa
 
-    from curation.dedup import ArrayFile, DedupConfig, ShardInput, decide, find_clusters, write_index
+    from curation.dedup.arrays import ArrayFile
+    from curation.dedup.config import DedupConfig
+    from curation.dedup.clusters import ShardInput, find_clusters, write_index
+    from curation.dedup.decisions import decide
 
     inputs = []
     for s in range(n_shards):

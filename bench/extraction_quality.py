@@ -9,7 +9,7 @@ Sets (from ../shared/data/extraction):
 
 Every figure is given for all pages and for two halves split by a hash (SHA-1 first byte parity) of the page
 id (article benchmark), the page's host (trafilatura-eval, so one site's template stays on one side) or the
-page name (readability): ``tune`` (0) is where curation.boilerplate's thresholds were chosen, ``report`` (1)
+page name (readability): ``tune`` (0) is where curation.extract.boilerplate's thresholds were chosen, ``report`` (1)
 was not looked at while tuning. Speed: pages per CPU-second (process time) of decoding plus extraction,
 over all three sets.
 
@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.extract import ExtractionConfig, Extractor, decode_html  # noqa: E402
+from curation.extract.html import ExtractionConfig, Extractor, decode_html  # noqa: E402
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -166,8 +166,7 @@ def routes() -> dict:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    from curation.boilerplate import (SKIP_SELECTORS, blocks_from_minimal_html, classify_blocks, clean_minimal_html,
-                                      render)
+    from curation.extract.boilerplate import SKIP_SELECTORS, blocks_from_minimal_html, classify_blocks, clean_minimal_html, render
 
     def res(html, **kw):
         opts = dict(main_content=True, preserve_formatting=True, list_bullets=True, alt_texts=False, links=False,

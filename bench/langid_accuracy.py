@@ -57,17 +57,17 @@ def half(text: str) -> str:
 def predictor(method: str):
     spec = METHODS[method]
     if spec == "py3langid":
-        from curation.langid import _load_py3langid
+        from curation.langid.identify import _load_py3langid
 
         py3 = _load_py3langid()
         return lambda texts: [py3.classify(t)[0] for t in texts]
     if spec == "lingua":
-        from curation.lingua_candidates import lingua_detector
+        from curation.langid.lingua_candidates import lingua_detector
 
         det = lingua_detector(high_accuracy=True)
         return lambda texts: [(lang.iso_code_639_1.name.lower() if (lang := det.detect_language_of(t)) else "und")
                               for t in texts]
-    from curation.langid import LangIdConfig, LanguageIdentifier
+    from curation.langid.identify import LangIdConfig, LanguageIdentifier
 
     ident = LanguageIdentifier(LangIdConfig(**spec))
     return lambda texts: [r["language"] for r in ident.label(texts)]
@@ -76,8 +76,8 @@ def predictor(method: str):
 def common_languages() -> set[str]:
     from lingua import Language
 
-    from curation.langid import _load_fasttext, _load_py3langid, default_fasttext_model
-    from curation.lingua_candidates import fasttext_label
+    from curation.langid.identify import _load_fasttext, _load_py3langid, default_fasttext_model
+    from curation.langid.lingua_candidates import fasttext_label
 
     ft = {norm(fasttext_label(x.removeprefix("__label__"))) for x in _load_fasttext(default_fasttext_model()).get_labels()}
     py3 = {norm(x) for x in _load_py3langid().nb_classes}
@@ -125,8 +125,8 @@ def shard_texts(n: int) -> list[str]:
         texts += [json.loads(line)["text"] for line in fh]
     gt = json.loads((ROOT / "tests/data/article-extraction-benchmark-ground-truth.json").read_text())
     texts += [v["articleBody"] for _, v in sorted(gt.items())]
-    from curation.documents import DocumentBuilder
-    from curation.sources import CrawlSource
+    from curation.extract.documents import DocumentBuilder
+    from curation.extract.sources import CrawlSource
 
     src = CrawlSource(str(ROOT / "sample_crawl"))
     for snap in src.list_snapshots():

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def real_texts(shared: Path) -> tuple[list[str], dict]:
-    from curation.extract import Extractor, decode_html
-    from curation.warc import file_opener, iter_pages, iter_wet
+    from curation.extract.html import Extractor, decode_html
+    from curation.extract.warc import file_opener, iter_pages, iter_wet
 
     ex = Extractor()
     with gzip.open(ROOT / "tests/data/cc-main-2019-30-docs.jsonl.gz", "rt") as fh:
@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs/langid_input_length.json"))
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    from curation.langid import LangIdConfig, LanguageIdentifier, _prepare
+    from curation.langid.identify import LangIdConfig, LanguageIdentifier, _prepare
 
     texts, origin = real_texts(Path(args.shared))
     lengths = sorted({int(x) for x in args.lengths.split(",")} | {args.reference})

@@ -3,7 +3,7 @@
 For each text of ``bench/langid_accuracy.py``'s sets (``--per-lang`` texts per language), the three models'
 outputs are computed once (fastText's top 20, py3langid's ranking, lingua's low-accuracy values over each
 candidate pool the grid can form: exactly what ``LanguageIdentifier`` computes); then every setting of the grid labels the texts
-with ``curation.lingua_candidates.vote``. Settings are ranked by accuracy on the sentences' half "a"; half
+with ``curation.langid.lingua_candidates.vote``. Settings are ranked by accuracy on the sentences' half "a"; half
 "b", the word pairs and UDHR are printed beside them and were not used to choose.
 
     python bench/langid_vote_tuning.py [--per-lang 60] [--top 15] > docs/langid_vote_tuning.txt
@@ -26,8 +26,8 @@ GRID = {"below": (0.8, 0.9, 0.95, 1.01), "candidates": (3, 5), "py3langid_candid
 
 
 def model_outputs(rows: list[tuple[str, str]]) -> list[dict]:
-    from curation.langid import LangIdConfig, LanguageIdentifier, _load_py3langid, _prepare
-    from curation.lingua_candidates import FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_opinion, py3langid_label
+    from curation.langid.identify import LangIdConfig, LanguageIdentifier, _load_py3langid, _prepare
+    from curation.langid.lingua_candidates import FASTTEXT_VOTE_K, candidates, fasttext_label, lingua_opinion, py3langid_label
 
     c = LangIdConfig()
     ident = LanguageIdentifier(c)
@@ -53,7 +53,7 @@ def model_outputs(rows: list[tuple[str, str]]) -> list[dict]:
 
 
 def label(r: dict, s: dict, ft_langs: frozenset, py3_langs: frozenset) -> str:
-    from curation.lingua_candidates import candidates, vote
+    from curation.langid.lingua_candidates import candidates, vote
 
     top, score = next(iter(r["ft"].items()))
     if score >= s["below"]:
@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--per-lang", type=int, default=60)
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args()
-    from curation.langid import LangIdConfig, LanguageIdentifier, _py3langid_languages
+    from curation.langid.identify import LangIdConfig, LanguageIdentifier, _py3langid_languages
 
     ft_langs, py3_langs = LanguageIdentifier().fasttext_languages, _py3langid_languages()
     outputs = {name: model_outputs(rows) for name, rows in load_sets(Path(args.data), args.per_lang).items()}

@@ -51,7 +51,7 @@ def worker(variant: str, path: str, repeat: int) -> dict:
     texts = [json.loads(line) for line in open(path)]
     if variant.startswith("ours"):
         sys.path.insert(0, str(ROOT))
-        from curation.minhash import MinHasher
+        from curation.dedup.minhash import MinHasher
 
         h = MinHasher()
         if variant == "ours (batch, cold: a new hasher per pass)":
@@ -60,7 +60,7 @@ def worker(variant: str, path: str, repeat: int) -> dict:
             run = (lambda: h.signatures(texts)) if variant == "ours (batch)" else (lambda: [h.signature(t) for t in texts])
     elif variant.startswith("rensa") or variant.startswith("datasketch"):
         sys.path.insert(0, str(ROOT))
-        from curation.minhash import words
+        from curation.dedup.minhash import words
 
         split = words if "datatrove words" in variant else str.split
 
@@ -157,7 +157,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from curation.minhash import MinHasher
+    from curation.dedup.minhash import MinHasher
 
     h = MinHasher()
     identical = bool(np.array_equal(h.signatures(docs)[0], np.stack([h.signature(d)[0] for d in docs])))

@@ -57,8 +57,8 @@ def build_store(base: Path, n_docs: int, n_shards: int, text: str, seed: int = 0
     import numpy as np
     import polars as pl
 
-    from curation.mixing import tokenizer_id
-    from curation.storage import ShardStore
+    from curation.models.tokenizer import tokenizer_id
+    from curation.core.storage import ShardStore
 
     store, tid = ShardStore(str(base)), tokenizer_id(None)
     corpus = _real_text() if text == "real" else None
@@ -100,13 +100,14 @@ def _shards(base: Path) -> tuple[list[str], list[str]]:
 
 def run_new(base: Path, total_tokens: int) -> dict:
     """The new mixer, end to end (statistics, plan, per-shard selection and writing, publication)."""
-    from curation.mixing import MixtureConfig, tokenizer_id
-    from curation.mixpublish import build
-    from curation.mixsource import units
+    from curation.mixing.config import MixtureConfig
+    from curation.models.tokenizer import tokenizer_id
+    from curation.mixing.mixture import build
+    from curation.mixing.source import units
 
     cfg = MixtureConfig(**mixture(total_tokens))
     snaps, shards = _shards(base)
-    from curation.storage import ShardStore
+    from curation.core.storage import ShardStore
 
     man = build(ShardStore(str(base)), cfg, units(cfg, snaps, shards), "bench", tokenizer_id(None))
     err = max(abs(g["achieved_weight"] - g["target_weight"]) for g in man["groups"])
@@ -130,7 +131,7 @@ def run_old(base: Path, total_tokens: int) -> dict:
     old = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = old  # dataclasses look their module up
     spec.loader.exec_module(old)
-    from curation.storage import ShardStore
+    from curation.core.storage import ShardStore
 
     cfg = old.MixtureConfig(**{k: v for k, v in mixture(total_tokens).items() if k != "keep_versions"})
     snaps, shards = _shards(base)
@@ -202,7 +203,7 @@ def main(argv=None) -> int:
             results["note"] = ("seconds: wall time on a 2-core machine shared with other jobs (cpu_seconds beside "
                                "it); peak_rss_mib: the mixture's process alone; text 'short': ~60-byte synthetic "
                                "texts (labels, tokens and selection at full scale, text I/O not), 'real': real text "
-                               "slices of about 4 characters per token; new = curation.mixpublish.build in one "
+                               "slices of about 4 characters per token; new = curation.mixing.mixture.build in one "
                                "process, old = commit 5b3d1d3's crawl_candidates + count_tokens + sample + "
                                "write_shards")
             Path(args.out).write_text(json.dumps(results, indent=1) + "\n")

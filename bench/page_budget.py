@@ -32,8 +32,8 @@ HOSTILE = {  # name -> (repeated unit, count at the 4 MiB payload cap or about)
 
 
 def real_pages() -> list[str]:
-    from curation.extract import decode_html
-    from curation.warc import file_opener, iter_pages
+    from curation.extract.html import decode_html
+    from curation.extract.warc import file_opener, iter_pages
 
     files = sorted(glob.glob(str(ROOT / "sample_crawl/**/*.warc.gz"), recursive=True)
                    + glob.glob("/work/shared/data/warc/*.warc.gz"))
@@ -58,7 +58,7 @@ def main() -> None:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    from curation.page_budget import GATE_TAGS, too_deep
+    from curation.extract.page_budget import GATE_TAGS, too_deep
 
     def extract(pages):
         for h, *_ in pages:

@@ -4,7 +4,7 @@ varies by up to 20% on a shared VM; the best pass is the least disturbed). The g
 pass runs (a collection would be charged to whichever step happened to allocate last), so the steps' sum is a
 little below what a whole run costs.
 
-Steps: WARC reading (curation.warc.iter_pages), charset decoding, the page budget (curation.page_budget), extraction
+Steps: WARC reading (curation.extract.warc.iter_pages), charset decoding, the page budget (curation.extract.page_budget), extraction
 (HTML parse + Resiliparse + the cleaner, or plain Resiliparse), language ID of the extracted texts.
 
     python bench/page_costs.py [--crawl sample_crawl] [--passes 5] [--settings default|issue-16]
@@ -35,11 +35,16 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, args.checkout)
     warnings.filterwarnings("ignore")
-    from curation.extract import ExtractionConfig, Extractor, decode_html
-    from curation.langid import LangIdConfig, LanguageIdentifier
-    from curation.warc import iter_pages
-    if (Path(args.checkout) / "curation" / "page_budget.py").exists():
-        from curation.page_budget import too_deep
+    import importlib
+
+    flat = not (Path(args.checkout) / "curation" / "extract" / "__init__.py").exists()  # before the stage packages
+    html = importlib.import_module("curation.extract" if flat else "curation.extract.html")
+    ExtractionConfig, Extractor, decode_html = html.ExtractionConfig, html.Extractor, html.decode_html
+    lid = importlib.import_module("curation.langid" if flat else "curation.langid.identify")
+    LangIdConfig, LanguageIdentifier = lid.LangIdConfig, lid.LanguageIdentifier
+    iter_pages = importlib.import_module("curation.warc" if flat else "curation.extract.warc").iter_pages
+    if not flat or (Path(args.checkout) / "curation" / "page_budget.py").exists():
+        too_deep = importlib.import_module("curation.page_budget" if flat else "curation.extract.page_budget").too_deep
     else:  # a checkout from before the page budget (an import would find today's: the editable install's finder)
         def too_deep(html, raw=None, charset=None):
             return None
@@ -51,7 +56,7 @@ def main() -> None:
         ex, ident = Extractor(ExtractionConfig()), LanguageIdentifier(LangIdConfig())
     files = sorted(str(p) for p in Path(args.crawl).rglob("*.warc*") if p.name.endswith((".warc", ".warc.gz")))
 
-    def opener(path):  # curation.warc.file_opener, which a checkout from before it lacks
+    def opener(path):  # curation.extract.warc.file_opener, which a checkout from before it lacks
         def open_at(offset):
             fh = open(path, "rb", buffering=1 << 20)
             fh.seek(offset)

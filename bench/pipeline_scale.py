@@ -37,7 +37,7 @@ SNAPSHOT = "CC-MAIN-2099-10"
 
 def real_pages() -> list[bytes]:
     """HTML bodies of every bundled real page (sample crawl WARCs, shared WARCs, extraction sets)."""
-    from curation.warc import iter_pages
+    from curation.extract.warc import iter_pages
 
     out = []
     warcs = glob.glob(str(ROOT / "sample_crawl/crawl-data/*/segments/*/warc/*.warc*")) + glob.glob(str(SHARED / "warc/*.warc*"))
@@ -108,7 +108,7 @@ def make_page(rng: random.Random, pages: list[bytes], paras: list[list[bytes]], 
 
 
 def build_crawl(root: Path, n_pages: int, seed: int = 0) -> None:
-    from curation.warc_writer import response, warc_gz, warcinfo
+    from curation.extract.warc_writer import response, warc_gz, warcinfo
 
     pages = real_pages()
     paras = [paragraphs(p) for p in pages]
@@ -142,7 +142,7 @@ def cli_module() -> str:
 
 def stage_seconds(out: Path) -> dict:
     """Per asset: summed ``seconds`` (wall), ``cpu_seconds`` and ``rows`` from every output table's Parquet footer."""
-    from curation.storage import ShardStore
+    from curation.core.storage import ShardStore
 
     store = ShardStore(str(out))
     per = {}

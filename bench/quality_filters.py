@@ -40,8 +40,8 @@ def corpus() -> list[str]:
                 texts.append(row.get("text") or "")
     gt = json.loads((ROOT / "tests/data/article-extraction-benchmark-ground-truth.json").read_text())
     texts += [v["articleBody"] for _, v in sorted(gt.items())]
-    from curation.documents import DocumentBuilder
-    from curation.sources import CrawlSource
+    from curation.extract.documents import DocumentBuilder
+    from curation.extract.sources import CrawlSource
 
     src = CrawlSource(str(ROOT / "sample_crawl"))
     for snap in src.list_snapshots():
@@ -74,7 +74,8 @@ def run_datatrove(texts: list[str]) -> tuple[list[dict], float]:
 def run_ours(texts: list[str]) -> tuple[list[dict], float]:
     import polars as pl
 
-    from curation.quality import decide, signals
+    from curation.quality.filters import decide
+    from curation.quality.signals import signals
 
     t0 = time.process_time()
     df = decide(pl.DataFrame([signals(t) for t in texts]))

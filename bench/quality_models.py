@@ -1,10 +1,10 @@
 """How good is the quality score: every recipe measured on the held-back half of DCLM's human labels
-(``sample_data/quality/dclm-human-quality-labels.jsonl``, split by ``curation.classifier.split_of(text, 0.5)``;
+(``sample_data/quality/dclm-human-quality-labels.jsonl``, split by ``curation.quality.classifier.split_of(text, 0.5)``;
 nothing here trains on that half).
 
 Rows of the table (``docs/quality_models.json``, README "How good is the score"):
 
-* default recipe: ``curation.stacked`` logistic regression over the quality signals, candidates chosen by
+* default recipe: ``curation.quality.stacked`` logistic regression over the quality signals, candidates chosen by
   5-fold cross-validation (3 repeats) on the training half, crawl documents failing the heuristics as
   candidate extra negatives;
 * old recipe: fastText, Wikipedia abstracts + DCLM label-1 training half against the sample crawl, with
@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def crawl_texts() -> list[str]:
-    from curation.documents import DocumentBuilder
-    from curation.sources import CrawlSource
+    from curation.extract.documents import DocumentBuilder
+    from curation.extract.sources import CrawlSource
 
     src = CrawlSource(str(ROOT / "sample_crawl"))
     out = []
@@ -61,14 +61,15 @@ def main() -> None:
     ap.add_argument("--cache", default=str(ROOT / "bench/.annotation_cache"))
     args = ap.parse_args()
 
-    from curation import prompts
-    from curation.annotate import annotate
-    from curation.backends import GenerationParams, TransformersBackend
-    from curation.chunk_cache import StoreChunkCache
-    from curation.classifier import FastTextScorer, TrainConfig, labelled_examples, roc_auc, train_fasttext
-    from curation.recipe import agreement, graded_rows, heldback, labelled_rows, train_stacked
-    from curation.stacked import StackedScorer
-    from curation.storage import ShardStore
+    from curation.llm import prompts
+    from curation.llm.annotate import annotate
+    from curation.llm.backends import GenerationParams, TransformersBackend
+    from curation.llm.chunk_cache import StoreChunkCache
+    from curation.quality.classifier import FastTextScorer, TrainConfig, labelled_examples, train_fasttext
+    from curation.quality.metrics import roc_auc
+    from curation.quality.recipe import agreement, graded_rows, heldback, labelled_rows, train_stacked
+    from curation.quality.stacked import StackedScorer
+    from curation.core.storage import ShardStore
 
     q = ROOT / "sample_data/quality"
     wiki, dclm = str(q / "wikipedia-abstracts-en.jsonl"), str(q / "dclm-human-quality-labels.jsonl")
@@ -94,7 +95,7 @@ def main() -> None:
         report["speed"] = {"stacked_docs_per_cpu_s": round(len(held) / score_cpu, 1)}
         # diagnostic only (never used to choose): every candidate without crawl negatives, fitted on the training
         # half and measured on the held-back half, to show how far apart CV-tied candidates land
-        from curation.stacked import FEATURE_SETS, L2, StackedModel, feature_matrix, signal_frame
+        from curation.quality.stacked import FEATURE_SETS, L2, StackedModel, feature_matrix, signal_frame
 
         frame, held_frame = signal_frame(train_t), signal_frame(held)
         report["heldback_per_candidate"] = {}

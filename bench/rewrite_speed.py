@@ -26,15 +26,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation import prompts  # noqa: E402
-from curation.backends import GenerationParams, OpenAIBackend, TransformersBackend  # noqa: E402
-from curation.rewrite import chunk_text  # noqa: E402
+from curation.llm import prompts# noqa: E402
+from curation.llm.backends import GenerationParams, OpenAIBackend, TransformersBackend  # noqa: E402
+from curation.rewrite.rewriter import chunk_text  # noqa: E402
 
 
 def real_chunks(n: int, backend) -> list[str]:
     with gzip.open(ROOT / "tests/data/cc-main-2019-30-docs.jsonl.gz", "rt") as fh:
         rows = [json.loads(line) for line in fh]
-    from curation.langid import LanguageIdentifier
+    from curation.langid.identify import LanguageIdentifier
 
     rows = [r for r in rows if len(r["text"]) > 800]
     labels = LanguageIdentifier().label([r["text"] for r in rows])
@@ -100,7 +100,7 @@ def main() -> None:
         result["local"][f"batch_{bs}"] = r = run(local, convs, params, batch_size=bs)
         print(f"local batch {bs:>2}: {r}", flush=True)
     if not args.no_server:
-        from curation.models import converted_gguf, default_causal_lm
+        from curation.models.loading import converted_gguf, default_causal_lm
 
         folder = converted_gguf(default_causal_lm())
         port = free_port()

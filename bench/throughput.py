@@ -70,18 +70,30 @@ def filing_checkout(commit: str = FILING_COMMIT) -> str | None:
 
 
 def warc_files(crawl: str) -> list[tuple[str, int, str]]:
-    from curation.sources import CrawlSource
+    from curation.extract.sources import CrawlSource
 
     src = CrawlSource(crawl)
     return [(src.local_path(f.path), f.size, f.path) for s in src.list_snapshots() for f in src.list_files(s)
             if f.kind == "warc"]
 
 
+def _module(new: str, old: str):
+    """``new`` (today's package layout), else ``old`` (the flat modules of a checkout from before the move)."""
+    import importlib
+
+    try:
+        return importlib.import_module(new)
+    except ModuleNotFoundError:
+        return importlib.import_module(old)
+
+
 def run_ours(crawl, files, repeat, second_opinion, extractor=None, langid=None):
-    from curation.documents import DocumentBuilder
-    from curation.extract import ExtractionConfig
-    from curation.langid import LangIdConfig, LanguageIdentifier, language_table
-    from curation.sources import CrawlSource, InputFile
+    DocumentBuilder = _module("curation.extract.documents", "curation.documents").DocumentBuilder
+    ExtractionConfig = _module("curation.extract.html", "curation.extract").ExtractionConfig
+    lid = _module("curation.langid.identify", "curation.langid")
+    LangIdConfig, LanguageIdentifier, language_table = lid.LangIdConfig, lid.LanguageIdentifier, lid.language_table
+    sources = _module("curation.extract.sources", "curation.sources")
+    CrawlSource, InputFile = sources.CrawlSource, sources.InputFile
 
     ident = LanguageIdentifier(langid or (LangIdConfig() if second_opinion else LangIdConfig(second_opinion="none")))
     src = CrawlSource(crawl)
@@ -96,7 +108,7 @@ def run_ours(crawl, files, repeat, second_opinion, extractor=None, langid=None):
 
 
 def _issue16_langid():
-    from curation.langid import LangIdConfig
+    from curation.langid.identify import LangIdConfig
 
     return LangIdConfig(second_opinion="lingua", second_opinion_below=0.5, max_chars=2000)  # that day's settings
 
@@ -106,7 +118,7 @@ def run_fineweb(files, repeat):
     import trafilatura
     from warcio.archiveiterator import ArchiveIterator
 
-    from curation.langid import default_fasttext_model
+    from curation.langid.identify import default_fasttext_model
 
     fasttext.FastText.eprint = lambda *a, **k: None
     model = fasttext.load_model(default_fasttext_model())

@@ -9,16 +9,17 @@ from collections import Counter
 import dagster as dg
 import pyarrow as pa
 
-from curation import prompts
-from curation.annotate import annotate, id_fraction, sample_by_hash
-from curation.backends import BackendError, GenerationParams
-from curation.chunk_cache import StoreChunkCache
-from curation.fingerprints import digest
+from curation.llm import prompts
+from curation.llm.annotate import annotate, id_fraction, sample_by_hash
+from curation.llm.backends import BackendError, GenerationParams
+from curation.llm.chunk_cache import StoreChunkCache
+from curation.core.fingerprints import digest
 from curation_assets import automation
 from curation_assets.common import fail_fast
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS
 from resources import QualityResource, RewriteResource, StorageResource
+from resources.backends import make_backend
 
 ANNOTATIONS = "quality_annotations"
 ANNOTATION_VERSION = "quality-annotations-v1"
@@ -66,7 +67,6 @@ def _sample(store, n: int) -> tuple[list[dict], list[str]]:
 @fail_fast
 def quality_annotations(context: dg.AssetExecutionContext, storage: StorageResource, quality_settings: QualityResource,
                         rewrite_settings: RewriteResource) -> dg.MaterializeResult:
-    from curation_assets.rewrite import make_backend
 
     store = storage.store()
     qs = quality_settings

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import dagster as dg
 
-from curation.names import UnsafeNameError
-from curation.schema import schema_differences
+from curation.core.names import UnsafeNameError
+from curation.core.tables import schema_differences
 
 
 # Transient failures (S3 throttling, a dropped connection) are retried with exponential backoff; errors that

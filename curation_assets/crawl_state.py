@@ -10,7 +10,7 @@ are up to date records nothing and no run follows.
 
 import dagster as dg
 
-from curation.sources import fingerprint
+from curation.extract.sources import fingerprint
 from curation_assets.partitions import SNAPSHOTS, partition_key
 from curation_assets.settings import num_shards
 

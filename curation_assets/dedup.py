@@ -15,10 +15,13 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation import schema
-from curation.dedup import (ArrayFile, PriorIndex, ShardInput, cluster_histogram, decide, find_clusters, hasher,
-                            shard_decisions, signature_table, write_buckets, write_index)
-from curation.fingerprints import digest
+from curation.core import tables as schema
+from curation.dedup.arrays import ArrayFile, write_buckets
+from curation.dedup.clusters import PriorIndex, ShardInput, find_clusters, write_index
+from curation.dedup.decisions import cluster_histogram, decide, shard_decisions
+from curation.dedup.config import hasher
+from curation.dedup.signatures import signature_table
+from curation.core.fingerprints import digest
 from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, base_metadata, check_specs, counts_table
 from curation_assets.shard_step import shard_step

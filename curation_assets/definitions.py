@@ -12,7 +12,8 @@ from curation_assets.dedup import dedup, dedup_clusters, minhash_signatures
 from curation_assets.documents import documents
 from curation_assets.executor import in_process_or_multiprocess
 from curation_assets.mixing import MIXTURE_ASSETS, corpora
-from curation_assets.quality import quality, quality_classifier
+from curation_assets.classifier import quality_classifier
+from curation_assets.quality import quality
 from curation_assets.language import language
 from curation_assets.rewrite import rewrites
 from curation_assets import settings as _settings

@@ -3,12 +3,12 @@
 
 import dagster as dg
 
-from curation import schema
-from curation.documents import DocumentBuilder, InputConfig, InputFileError, split_counts
-from curation.extract import ExtractionConfig
-from curation.fingerprints import digest
-from curation.sources import fingerprint
-from curation.warc import WarcLimits
+from curation.core import tables as schema
+from curation.extract.documents import DocumentBuilder, InputConfig, InputFileError, split_counts
+from curation.extract.html import ExtractionConfig
+from curation.core.fingerprints import digest
+from curation.extract.sources import fingerprint
+from curation.extract.warc import WarcLimits
 from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.shard_step import shard_step

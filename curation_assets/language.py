@@ -6,10 +6,10 @@ from collections import Counter
 import dagster as dg
 import pyarrow.compute as pc
 
-from curation import schema
-from curation.keep import MIN_LANGUAGE_SCORE
-from curation.fingerprints import digest, file_identity
-from curation.langid import language_table
+from curation.core import tables as schema
+from curation.core.keep import MIN_LANGUAGE_SCORE
+from curation.core.fingerprints import digest, file_identity
+from curation.langid.identify import language_table
 from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.shard_step import shard_step

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from curation.fingerprints import digest, file_identity
-from curation.mixing import MixtureConfig, automation_spec
-from curation.mixsource import CORPORA, Unit, corpus_rows, units as mixture_units
+from curation.core.fingerprints import digest, file_identity
+from curation.mixing.check import load_mixture
+from curation.mixing.config import MixtureConfig, automation_spec
+from curation.mixing.source import CORPORA, Unit, corpus_rows, units as mixture_units
 from curation_assets.common import fail_fast
 from curation_assets import automation
 from curation_assets.settings import PROJECT_ROOT, mixture_files
@@ -48,15 +49,15 @@ class CorporaConfig(dg.Config):
 def corpora(context: dg.AssetExecutionContext, config: CorporaConfig, storage: StorageResource) -> dg.MaterializeResult:
     import pyarrow as pa
 
-    from curation.mixing import count_tokens, load_tokenizer, tokenizer_id
-    from curation.mixture_check import check_mixture_file
+    from curation.models.tokenizer import count_tokens, load_tokenizer, tokenizer_id
+    from curation.mixing.check import check_mixture_file
 
     store = storage.store()
     counts, recomputed = {}, {}
     tid = tokenizer_id(None)
     for path in [config.path] if config.path else mixture_files():
         check_mixture_file(path)
-        for c in MixtureConfig.from_yaml(path).corpora:
+        for c in load_mixture(path).corpora:
             fp = digest("corpora-v2", c.__dict__, file_identity(c.path), tid)
             info = store.info(CORPORA, c.name, "all")
             if info and info.get("fingerprint") == fp:
@@ -131,10 +132,10 @@ def _fingerprint(store, cfg: MixtureConfig, units: list[Unit], tid: str) -> str:
 
 
 def _load(path: str, store) -> MixtureConfig:
-    from curation.mixture_check import MixtureError
+    from curation.mixing.check import MixtureError
 
     try:
-        return MixtureConfig.from_yaml(path, store.snapshots("dedup"))
+        return load_mixture(path, store.snapshots("dedup"))
     except MixtureError as exc:  # one line per problem, no traceback worth reading
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
@@ -151,10 +152,10 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
     @dg.op(name=f"{stem}_plan", ins={a: dg.In(dg.Nothing) for a in reads},
            out={"plan": dg.Out(), "units": dg.DynamicOut()})
     def plan(context: dg.OpExecutionContext, config: MixtureRunConfig, storage: StorageResource):
-        from curation.mixbuild import add_stats, make_plan, prepare, topic_model
-        from curation.mixing import tokenizer_id
-        from curation.mixplan import Statistics
-        from curation.mixpublish import new_version, published
+        from curation.mixing.build import add_stats, make_plan, prepare, topic_model
+        from curation.models.tokenizer import tokenizer_id
+        from curation.mixing.plan import Statistics
+        from curation.mixing.publish import new_version, published
 
         mpath = config.path or path
         store = storage.store()
@@ -183,11 +184,11 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
 
     @dg.op(name=f"{stem}_write")
     def write(context: dg.OpExecutionContext, storage: StorageResource, plan: dict, unit: dict) -> dict:
-        from curation.mixbuild import write_unit
-        from curation.mixplan import GroupPlan
+        from curation.mixing.build import write_unit
+        from curation.mixing.plan import GroupPlan
 
         store = storage.store()
-        cfg = MixtureConfig.from_yaml(plan["path"])
+        cfg = load_mixture(plan["path"])
         t0 = time.perf_counter()
         out = write_unit(store, cfg, Unit(**unit), plan["version"],
                          {g: GroupPlan.from_dict(p) for g, p in plan["plans"].items()})
@@ -195,11 +196,12 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
 
     @dg.op(name=f"{stem}_publish")
     def publish(context: dg.OpExecutionContext, storage: StorageResource, plan: dict, outputs: list):
-        from curation.mixplan import GroupPlan
-        from curation.mixpublish import finalize, publish as flip, published
+        from curation.mixing.plan import GroupPlan
+        from curation.mixing.mixture import finalize
+        from curation.mixing.publish import publish as flip, published
 
         store = storage.store()
-        cfg = MixtureConfig.from_yaml(plan["path"])
+        cfg = load_mixture(plan["path"])
         if plan["up_to_date"]:
             man, recomputed = published(store, cfg.name), False
             with store.fs.open(store.side_path("mixtures", cfg.name, f"{man['version']}/DATA_CARD.md"), "r") as fh:

@@ -7,7 +7,7 @@ per asset, so 512 shards cover about 190 snapshots (see the README for Common Cr
 
 import dagster as dg
 
-from curation.sharding import shard_keys
+from curation.core.sharding import shard_keys
 from curation_assets.settings import num_shards
 
 SNAPSHOTS = dg.DynamicPartitionsDefinition(name="snapshots")

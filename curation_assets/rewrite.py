@@ -4,7 +4,6 @@ stage's own scorers, with provenance per document."""
 
 
 import json
-import os
 import tempfile
 from collections import Counter
 
@@ -13,21 +12,24 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from curation import prompts
-from curation.classifier import bucket_of
-from curation.fingerprints import digest
-from curation.quality import SignalConfig, Thresholds, decide, signals_table
+from curation.llm import prompts
+from curation.quality.classifier import bucket_of
+from curation.core.fingerprints import digest
+from curation.quality.signals import SignalConfig, signals_table
+from curation.quality.filters import Thresholds, decide
 from curation_assets import automation
-from curation.backends import BackendError, GenerationParams, OpenAIBackend, TransformersBackend
-from curation.chunk_cache import StoreChunkCache
-from curation.rewrite import RejectionRules, Selection, rewrite_documents, select
+from curation.llm.backends import BackendError, GenerationParams
+from curation.llm.chunk_cache import StoreChunkCache
+from curation.rewrite.rewriter import RejectionRules, Selection, rewrite_documents, select
 from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.shard_step import shard_step
 from curation_assets.dedup import DEDUP, dedup
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
-from curation_assets.quality import QUALITY, _classifier_meta, _classifier_scorer, quality
+from curation_assets.classifier import classifier_meta, classifier_scorer
+from curation_assets.quality import QUALITY, quality
+from resources.backends import make_backend
 from resources import QualityResource, RewriteResource, StorageResource
 
 REWRITES = "rewrites"
@@ -50,27 +52,6 @@ def rewrites_schema() -> pa.Schema:
     ], metadata={"description": "LLM rewrites with provenance, rejection reason and the quality stage's verdict."})
 
 
-_BACKENDS: dict = {}
-
-
-def make_backend(cfg: RewriteResource):
-    """The configured backend; a local model is loaded once per process and reused across partitions."""
-    if cfg.backend == "transformers":
-        key = ("transformers", cfg.model, cfg.device, cfg.batch_size, cfg.model_id)
-        if key not in _BACKENDS:
-            _BACKENDS[key] = TransformersBackend(cfg.model, cfg.device, cfg.batch_size, cfg.model_id)
-        return _BACKENDS[key]
-    if cfg.backend == "openai":
-        if not cfg.model:
-            raise ValueError("rewrite backend openai needs `model` (the name the server serves)")
-        backend = OpenAIBackend(cfg.base_url, cfg.model, api_key=os.environ.get(cfg.api_key_env),
-                                concurrency=cfg.concurrency, timeout=cfg.timeout_s, max_retries=cfg.max_retries,
-                                tokenizer=cfg.tokenizer, model_id=cfg.model_id)
-        user, sep, password = os.environ.get(cfg.auth_env, "").partition(":")
-        if sep and backend.auth is None:  # credentials from the environment: never in the run's stored config
-            backend.auth = (user, password)
-        return backend
-    raise ValueError(f"rewrite backend must be transformers or openai, not {cfg.backend!r}")
 
 
 def settings(cfg: RewriteResource):
@@ -141,7 +122,7 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
     backend = make_backend(cfg)
     thresholds = Thresholds(**json.loads(quality_settings.thresholds_json or "{}"))
     with tempfile.TemporaryDirectory(prefix="curation-rewrite-") as work:
-        clf_meta = _classifier_meta(store, work)
+        clf_meta = classifier_meta(store, work)
         fp = digest(REWRITE_VERSION, [i["fingerprint"] for i in infos], prompt.tag, backend.model_id, params.as_dict(),
                     sel.__dict__, rules.__dict__, cfg.accept_min_bucket, repr(thresholds), clf_meta["fingerprint"],
                     cfg.enabled, cfg.chunk_tokens)
@@ -167,7 +148,7 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
                 sig = signals_table([r.source_id for r in results], out, langs, SignalConfig()).with_columns(
                     pl.Series("language", langs, dtype=pl.String))
                 verdict = decide(sig, thresholds)
-                scores = _classifier_scorer(store, clf_meta, work).score(out)
+                scores = classifier_scorer(store, clf_meta, work).score(out)
             else:
                 verdict = pl.DataFrame({"quality_pass": [], "quality_reason": []},
                                        schema={"quality_pass": pl.Boolean, "quality_reason": pl.String})

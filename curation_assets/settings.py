@@ -68,7 +68,7 @@ class Settings:
     automation_interval: int = 30  # seconds between its ticks
     sensor: bool = False  # crawl_sensor starts RUNNING (CURATION_SENSOR=on); else turned on in the UI
     sensor_interval: int = 300  # seconds between crawl_sensor ticks (each lists the crawl root)
-    # where converted models and tokenizers are kept (None: ~/.cache/curation/models); see curation.packaged
+    # where converted models and tokenizers are kept (None: ~/.cache/curation/models); see curation.core.packaged
     model_cache: str | None = None
 
     def __post_init__(self):
@@ -117,7 +117,7 @@ def use(settings: Settings) -> None:
     """Install ``settings`` for this process (call it before ``curation_assets.definitions`` is imported)."""
     global _current
     _current = settings
-    from curation import packaged
+    from curation.core import packaged
 
     packaged.set_cache_dir(settings.model_cache)  # the library's default folder for converted models
 

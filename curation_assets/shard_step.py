@@ -6,7 +6,7 @@ fingerprints included) and hands it to ``shard_step`` with a ``compute`` functio
 the partition carries that fingerprint (and ``fresh()`` agrees, for tables with side files), nothing is
 computed: the stored table's ``columns`` are read for the checks. Otherwise ``compute(stored_info)`` returns the
 new table and its footer info; the step adds the fingerprint, the row count, the wall and CPU seconds of the
-computation, and writes the table (atomically: see ``curation.storage``). ``ShardStep.result`` then builds the
+computation, and writes the table (atomically: see ``curation.core.storage``). ``ShardStep.result`` then builds the
 materialisation every shard asset reports: the common metadata, the asset's own, the data version (the
 fingerprint, so downstream automation sees a change only when the output changed) and the common checks.
 """

@@ -4,7 +4,7 @@ A separate per-shard table rather than a column of ``documents`` or ``language``
 used downstream ("label upstream, decide downstream"), so changing the tokenizer recounts tokens without
 re-extracting or relabelling anything, and a mixture reads 12 bytes per document instead of its text. The
 tokenizer's identity (``curation.mixing.tokenizer_id``) is part of the fingerprint and stored in the footer; a
-mixture configured with another tokenizer counts its kept documents on the fly (``curation.mixsource``).
+mixture configured with another tokenizer counts its kept documents on the fly (``curation.mixing.source``).
 """
 
 
@@ -12,8 +12,8 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from curation.fingerprints import digest
-from curation.mixing import count_tokens, load_tokenizer, tokenizer_id
+from curation.core.fingerprints import digest
+from curation.models.tokenizer import count_tokens, load_tokenizer, tokenizer_id
 from curation_assets import automation
 from curation_assets.common import RETRY, check_specs, fail_fast
 from curation_assets.shard_step import shard_step

@@ -6,7 +6,7 @@ class CliError(Exception):
 
 
 def _line(text: str) -> str:
-    from curation.redact import redact_text
+    from curation.core.credentials import redact_text
 
     lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
     return redact_text(" ".join(lines))[:400] if lines else ""

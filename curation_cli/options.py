@@ -64,7 +64,7 @@ def settings_from_args(args):
     s = dataclasses.replace(s, **changes)
     rewrite: dict = {"enabled": not args.no_rewrite}
     if args.rewrite_server:
-        from curation.redact import split_credentials
+        from curation.core.credentials import split_credentials
 
         # user:password never reaches the run config (stored in the instance): the workers read it from the
         # environment variable RewriteResource.auth_env names, and only the clean URL is shown or stored

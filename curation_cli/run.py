@@ -40,7 +40,7 @@ def _snapshots(source, wanted: str | None) -> list[str]:
 def _check_mixtures(err, snapshots: list[str]) -> None:
     """Every mixture definition in force is checked before any stage runs: one line per problem, naming the
     file and the key, and nothing runs."""
-    from curation.mixture_check import validate_mixture_file
+    from curation.mixing.check import validate_mixture_file
     from curation_assets.settings import current, mixture_files
     from curation_cli.errors import CliError
 

@@ -21,7 +21,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from curation.scoring import ScoreError, score_file
+    from curation.quality.scoring import ScoreError, score_file
 
     try:
         n = score_file(args.output_base, args.input, args.out)

@@ -6,7 +6,7 @@ from collections import Counter
 
 from rich.table import Table
 
-from curation.keep import MIN_LANGUAGE_SCORE
+from curation.core.keep import MIN_LANGUAGE_SCORE
 
 COUNTS = {"records_in", "files"}  # stored among the notes, but counts rather than caveats
 

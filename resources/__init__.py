@@ -9,11 +9,11 @@ from typing import Optional
 
 import dagster as dg
 
-from curation.dedup import DedupConfig
-from curation.langid import LangIdConfig, LanguageIdentifier
-from curation.minhash import MinHashConfig
-from curation.sources import CrawlSource
-from curation.storage import ShardStore
+from curation.dedup.config import DedupConfig
+from curation.langid.identify import LangIdConfig, LanguageIdentifier
+from curation.dedup.minhash import MinHashConfig
+from curation.extract.sources import CrawlSource
+from curation.core.storage import ShardStore
 
 
 #: Resource fields -> the environment variables that hold S3 credentials (boto's names).

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.warc_writer import gzip_member, response, warc_gz, warcinfo  # noqa: E402
+from curation.extract.warc_writer import gzip_member, response, warc_gz, warcinfo  # noqa: E402
 
 SNAPSHOTS = {
     "CC-MAIN-2024-22": {

@@ -1,0 +1,187 @@
+"""HTML to main text: charset decoding, then Resiliparse + boilerplate removal (default), Resiliparse or Trafilatura.
+
+The default, ``resiliparse+clean``, runs Resiliparse's main-content extraction with Trafilatura-style skip
+selectors and then jusText-style block classification (curation.extract.boilerplate): about Trafilatura's precision at
+Resiliparse's speed on the bundled benchmarks (README, extraction table). Plain ``resiliparse`` is DCLM's
+setting; Trafilatura with ``favor_precision=True`` is FineWeb's (datatrove's ``Trafilatura`` extractor).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+EXTRACTORS = ("resiliparse+clean", "resiliparse", "trafilatura")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+
+
+@dataclass(frozen=True)
+class ExtractionConfig:
+    """Which extractor runs and how; hashed into each shard's fingerprint, so a change re-extracts."""
+
+    extractor: str = "resiliparse+clean"  # Resiliparse, then curation.extract.boilerplate (README, extraction table)
+    min_text_chars: int = 1  # shorter extractions are dropped as empty_text (filters judge length later)
+    # Resiliparse options (DCLM's choices: main content, keep block structure, no links/alt text/forms).
+    resiliparse_main_content: bool = True
+    resiliparse_list_bullets: bool = True
+    # Trafilatura options (FineWeb / datatrove: favour precision, no comments, deduplicate).
+    trafilatura_favor_precision: bool = True
+    trafilatura_include_comments: bool = False
+    trafilatura_deduplicate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.extractor not in EXTRACTORS:
+            raise ValueError(f"unknown extractor {self.extractor!r}; choose one of {EXTRACTORS}")
+        if self.min_text_chars < 1:
+            raise ValueError("min_text_chars must be >= 1")
+
+
+class UndecodableError(ValueError):
+    """No candidate charset decodes the payload."""
+
+
+#: Text codecs that are not web charsets: their decoders raise UnicodeError on ordinary bytes or turn markup into
+#: something else (codecs.lookup accepts them, and bytes-to-bytes codecs such as base64 or rot13, as charsets).
+_NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "utf-7", "undefined"})
+
+
+def _normalise_charset(name: str | None) -> str | None:
+    """The codec name for a declared charset, or None when it names no text codec a web page can use."""
+    if not name:
+        return None
+    try:
+        info = codecs.lookup(name.strip().strip("\"'"))
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None  # base64, hex, zlib, bz2, uu, quopri, rot13...: bytes-to-bytes or str-to-str, not a charset
+    return info.name
+
+
+def _decode(body: bytes, enc: str, errors: str = "strict") -> str | None:
+    """``body`` decoded with ``enc``, or None when it does not decode (whatever the codec raises)."""
+    try:
+        return body.decode(enc, errors)
+    except Exception:  # UnicodeError, and anything an exotic codec may raise: a page can never stop the shard
+        return None
+
+
+def _plausible(body: bytes, text: str) -> bool:
+    """False when a charset turned visible ASCII markup into something else (utf-16 on ASCII bytes gives CJK).
+
+    An HTML page whose first 4 KB hold a ``<`` byte must decode to text holding ``<``: every ASCII-compatible
+    charset keeps it, real UTF-16/32 pages hold it as ``<\\0`` which decodes to ``<`` too.
+    """
+    return b"<" not in body[:4096] or "<" in text[:8192]
+
+
+MAX_REPLACED_SHARE = 0.01  # a page may lose up to 1% of its characters to invalid bytes, no more
+
+
+def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None]:
+    """Decode an HTML payload: the HTTP charset, else the <meta> charset, else uchardet's guess, else UTF-8.
+
+    A stated charset (HTTP header, then <meta>) that decodes strictly to plausible text wins. Real pages often
+    mix encodings (a UTF-8 page with a stray Latin-1 byte): then the stated charset is kept with replacement
+    characters if they are at most 1% of the text, rather than a detector's guess that would garble every
+    non-ASCII letter. Never raises anything but UndecodableError, whatever the page declares.
+
+    Returns (text, charset used, note) with note None, "charset_fallback" (the declared charset is no text
+    codec, unknown, or does not decode), "charset_implausible" (it decodes, but to text that lost the page's
+    markup, e.g. utf-16 declared on ASCII bytes) or "charset_lossy"; raises UndecodableError when nothing decodes.
+    """
+    from resiliparse.parse.encoding import detect_encoding
+
+    declared_norm = _normalise_charset(declared)
+    stated: list[str] = [declared_norm] if declared_norm else []
+    m = _META_CHARSET.search(body[:4096])
+    meta_raw = m.group(1).decode("ascii", "ignore") if m else None
+    meta = _normalise_charset(meta_raw)
+    if meta and meta not in stated:
+        stated.append(meta)
+    implausible = False
+    for enc in stated:  # what the server or the page says, strictly
+        text = _decode(body, enc)
+        if text is None:
+            continue
+        if not _plausible(body, text):
+            implausible = True
+            continue
+        return text.lstrip("\ufeff"), enc, None if enc == declared_norm or not declared else "charset_fallback"
+    for enc in stated:  # ... or with a few bad bytes replaced: better than a wrong guess that garbles all text
+        text = _decode(body, enc, "replace")
+        if text is not None and _plausible(body, text) and text.count("\ufffd") <= MAX_REPLACED_SHARE * max(len(text), 1):
+            return text.lstrip("\ufeff"), enc, "charset_lossy"
+    note = "charset_implausible" if implausible else ("charset_fallback" if declared or meta_raw else None)
+    guesses = [g for g in (_normalise_charset(_detect(detect_encoding, body)), "utf-8")
+               if g and g not in stated]
+    for enc in guesses:
+        text = _decode(body, enc)
+        if text is not None and _plausible(body, text):
+            return text.lstrip("\ufeff"), enc, note
+    raise UndecodableError(f"no charset decodes the payload (tried {stated + guesses})")
+
+
+def _detect(detect_encoding, body: bytes) -> str | None:
+    try:
+        return detect_encoding(body)
+    except Exception:
+        return None
+
+
+class Extractor:
+    """Main-text extraction with the configured library; imported lazily, built once per process."""
+
+    def __init__(self, config: ExtractionConfig = ExtractionConfig()):
+        self.config = config
+        self.name = config.extractor
+        if self.name.startswith("resiliparse"):
+            from resiliparse.extract.html2text import extract_plain_text
+            from resiliparse.parse.html import HTMLTree
+
+            self._extract_plain_text, self._tree = extract_plain_text, HTMLTree
+            if self.name == "resiliparse+clean":
+                from curation.extract.boilerplate import SKIP_SELECTORS, clean_minimal_html
+
+                self._clean, self._skip = clean_minimal_html, list(SKIP_SELECTORS)
+        else:
+            import trafilatura
+
+            self._trafilatura = trafilatura
+
+    def __call__(self, html: str) -> str:
+        c = self.config
+        if self.name == "resiliparse+clean":
+            text = self._clean(self._extract_plain_text(
+                self._tree.parse(html),
+                main_content=True,
+                preserve_formatting="minimal_html",
+                list_bullets=False,
+                alt_texts=False,
+                links=True,  # marks link text for the link density; no URLs end up in the text
+                form_fields=False,
+                noscript=False,
+                comments=False,
+                skip_elements=self._skip,
+            ))
+        elif self.name == "resiliparse":
+            tree = self._tree.parse(html)
+            text = self._extract_plain_text(
+                tree,
+                main_content=c.resiliparse_main_content,
+                preserve_formatting=True,
+                list_bullets=c.resiliparse_list_bullets,
+                alt_texts=False,
+                links=False,
+                form_fields=False,
+                noscript=False,
+            )
+        else:
+            text = self._trafilatura.extract(
+                html,
+                favor_precision=c.trafilatura_favor_precision,
+                include_comments=c.trafilatura_include_comments,
+                deduplicate=c.trafilatura_deduplicate,
+            ) or ""
+        return text.strip()

@@ -1,0 +1,35 @@
+"""Mixing: mixture files and their validation, groups and topics, the plan from aggregates, per-unit selection,
+and versioned publishing with a manifest and data card."""
+
+from curation.core.exports import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "CORPORA": "source",
+    "GroupPlan": "plan",
+    "MixtureConfig": "config",
+    "MixtureError": "check",
+    "Statistics": "plan",
+    "Unit": "source",
+    "add_stats": "build",
+    "automation_spec": "config",
+    "build": "mixture",
+    "check_mixture_file": "check",
+    "corpus_rows": "source",
+    "finalize": "mixture",
+    "group_key": "groups",
+    "kmeans": "topics",
+    "load_mixture": "check",
+    "make_plan": "build",
+    "new_version": "publish",
+    "prepare": "build",
+    "publish": "publish",
+    "published": "publish",
+    "rewrite_candidates": "source",
+    "sample": "build",
+    "topic_labels": "topics",
+    "topic_model": "build",
+    "units": "source",
+    "validate_mixture_file": "check",
+    "versions": "publish",
+    "write_unit": "build",
+})
