@@ -15,6 +15,7 @@ from curation.llm.backends import BackendError, GenerationParams
 from curation.llm.chunk_cache import StoreChunkCache
 from curation.core.fingerprints import digest
 from curation_assets import automation
+from curation_assets.settings import rewrite_auth
 from curation_assets.common import fail_fast
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS
@@ -73,7 +74,7 @@ def quality_annotations(context: dg.AssetExecutionContext, storage: StorageResou
     prompt = prompts.get(qs.annotation_prompt)
     params = GenerationParams(max_new_tokens=qs.annotation_max_new_tokens, temperature=0.0,
                               repetition_penalty=rewrite_settings.repetition_penalty)
-    backend = make_backend(rewrite_settings) if qs.annotation_documents > 0 else None
+    backend = make_backend(rewrite_settings, auth=rewrite_auth()) if qs.annotation_documents > 0 else None
     rows, doc_fps = _sample(store, qs.annotation_documents)
     model_id = backend.model_id if backend else None
     fp = digest(ANNOTATION_VERSION, prompt.tag, model_id, params.as_dict(), qs.annotation_max_chars,

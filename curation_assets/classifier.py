@@ -221,5 +221,6 @@ def classifier_meta(store, work: str) -> dict:
         return json.load(fh)
 
 
-def classifier_scorer(store, meta: dict, work: str):
+def stored_classifier(store, meta: dict, work: str):
+    """The trained classifier of ``meta`` (``classifier_meta``), its model file fetched into ``work``."""
     return classifier_scorer(meta["kind"], store.local_side(CLASSIFIER, GLOBAL, _model_name(meta["kind"]), work))

@@ -8,7 +8,7 @@ from collections import Counter
 import dagster as dg
 import numpy as np
 import polars as pl
-from curation.quality.classifier import bucket_of, classifier_scorer
+from curation.quality.classifier import bucket_of
 from curation.core.fingerprints import digest
 from curation.quality.filters import FILTERS, Thresholds, decide
 from curation.quality.signals import SignalConfig, quality_schema, signals_table
@@ -18,7 +18,7 @@ from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from curation_assets.shard_step import shard_step
-from curation_assets.classifier import classifier_meta, classifier_scorer, quality_classifier
+from curation_assets.classifier import classifier_meta, quality_classifier, stored_classifier
 from resources import QualityResource, StorageResource
 
 QUALITY = "quality"
@@ -95,7 +95,7 @@ def quality(context: dg.AssetExecutionContext, storage: StorageResource,
                                                                                       dtype=pl.String))
             t_sig = time.perf_counter() - t0
             df = decide(df, thresholds)
-            scorer = classifier_scorer(store, clf_meta, work)
+            scorer = stored_classifier(store, clf_meta, work)
             if not texts:
                 scores = np.zeros(0, np.float32)
             elif hasattr(scorer, "score_signals"):  # the stacked model reads the signals just measured

@@ -18,6 +18,7 @@ from curation.core.fingerprints import digest
 from curation.quality.signals import SignalConfig, signals_table
 from curation.quality.filters import Thresholds, decide
 from curation_assets import automation
+from curation_assets.settings import rewrite_auth
 from curation.llm.backends import BackendError, GenerationParams
 from curation.llm.chunk_cache import StoreChunkCache
 from curation.rewrite.rewriter import RejectionRules, Selection, rewrite_documents, select
@@ -27,7 +28,7 @@ from curation_assets.dedup import DEDUP, dedup
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.language import ASSET as LANGUAGE, language
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
-from curation_assets.classifier import classifier_meta, classifier_scorer
+from curation_assets.classifier import classifier_meta, stored_classifier
 from curation_assets.quality import QUALITY, quality
 from resources.backends import make_backend
 from resources import QualityResource, RewriteResource, StorageResource
@@ -119,7 +120,7 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
     infos = [store.require_info(a, snapshot, shard) for a in (DOCUMENTS, LANGUAGE, DEDUP, QUALITY)]
     cfg = rewrite_settings
     prompt, params, sel, rules = settings(cfg)
-    backend = make_backend(cfg)
+    backend = make_backend(cfg, auth=rewrite_auth())
     thresholds = Thresholds(**json.loads(quality_settings.thresholds_json or "{}"))
     with tempfile.TemporaryDirectory(prefix="curation-rewrite-") as work:
         clf_meta = classifier_meta(store, work)
@@ -148,7 +149,7 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
                 sig = signals_table([r.source_id for r in results], out, langs, SignalConfig()).with_columns(
                     pl.Series("language", langs, dtype=pl.String))
                 verdict = decide(sig, thresholds)
-                scores = classifier_scorer(store, clf_meta, work).score(out)
+                scores = stored_classifier(store, clf_meta, work).score(out)
             else:
                 verdict = pl.DataFrame({"quality_pass": [], "quality_reason": []},
                                        schema={"quality_pass": pl.Boolean, "quality_reason": pl.String})

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from curation.rewrite.rewriter import Selection
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CRAWL = PROJECT_ROOT / "sample_crawl"
 MAX_SHARDS = 10_000
@@ -24,8 +26,8 @@ class SettingsError(ValueError):
     """A setting with a value that cannot be used (the message is one line)."""
 
 
-def _limit(env: Mapping[str, str], name: str, default: str, minimum: int) -> int | None:
-    raw = env.get(name, default).strip().lower()
+def _limit(env: Mapping[str, str], name: str, default: int | None, minimum: int) -> int | None:
+    raw = env.get(name, "none" if default is None else str(default)).strip().lower()
     if raw in ("all", "none", ""):
         return None
     try:
@@ -38,6 +40,12 @@ def _limit(env: Mapping[str, str], name: str, default: str, minimum: int) -> int
 
 
 _OFF = ("0", "off", "false", "no", "stopped")
+_ON = ("1", "on", "true", "yes", "running")
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    return default if not raw else raw in _ON
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
@@ -60,7 +68,7 @@ class Settings:
     # GPUs or an inference server sets CURATION_REWRITE_MAX_DOCS=all
     rewrite_max_documents: int | None = 1
     # documents longer than this are not rewritten (None: no limit); 1500 is one chunk on the CPU default
-    rewrite_max_chars: int | None = 1500
+    rewrite_max_chars: int | None = Selection.max_chars
     dask: bool = False  # offer the curate_shards_dask job in the UI (a deployment running a Dask cluster)
     # the mixture definitions: a folder of *.yaml (one asset each) or a single .yaml file
     mixtures: str = str(PROJECT_ROOT / "mixtures")
@@ -70,6 +78,10 @@ class Settings:
     sensor_interval: int = 300  # seconds between crawl_sensor ticks (each lists the crawl root)
     # where converted models and tokenizers are kept (None: ~/.cache/curation/models); see curation.core.packaged
     model_cache: str | None = None
+    # "user:password" for the rewriting server's HTTP basic auth (CURATION_REWRITE_AUTH, or `curation run
+    # --rewrite-server` with credentials in the URL): handed to the backend in this process, never stored in a
+    # run's config or shown
+    rewrite_auth: str | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.num_shards, int) or not 1 <= self.num_shards <= MAX_SHARDS:
@@ -79,8 +91,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """The settings the environment sets; every variable left unset keeps the field's default above."""
         env = os.environ if env is None else env
-        raw = env.get("CURATION_NUM_SHARDS", "4").strip()
+        d = {f.name: f.default for f in dataclasses.fields(cls)}
+        raw = env.get("CURATION_NUM_SHARDS", str(d["num_shards"])).strip()
         try:
             shards = int(raw)
         except ValueError:
@@ -88,18 +102,19 @@ class Settings:
         if not 1 <= shards <= MAX_SHARDS:
             raise SettingsError(f"CURATION_NUM_SHARDS must lie in 1..{MAX_SHARDS}, got {shards}")
         return cls(
-            crawl_root=env.get("CURATION_CRAWL_ROOT") or str(SAMPLE_CRAWL),
-            output=env.get("CURATION_OUTPUT") or str(Path.cwd() / "curation_output"),
+            crawl_root=env.get("CURATION_CRAWL_ROOT") or d["crawl_root"],
+            output=env.get("CURATION_OUTPUT") or str(Path.cwd() / "curation_output"),  # the cwd when read
             num_shards=shards,
-            rewrite_max_documents=_limit(env, "CURATION_REWRITE_MAX_DOCS", "1", 0),
-            rewrite_max_chars=_limit(env, "CURATION_REWRITE_MAX_CHARS", "1500", 1),
-            dask=env.get("CURATION_DASK", "").strip().lower() in ("1", "true", "yes"),
-            mixtures=env.get("CURATION_MIXTURES") or str(PROJECT_ROOT / "mixtures"),
-            automation=env.get("CURATION_AUTOMATION", "").strip().lower() not in _OFF,
-            automation_interval=_seconds(env, "CURATION_AUTOMATION_INTERVAL", 30),
-            sensor=env.get("CURATION_SENSOR", "").strip().lower() in ("1", "on", "true", "yes", "running"),
-            sensor_interval=_seconds(env, "CURATION_SENSOR_INTERVAL", 300),
-            model_cache=env.get("CURATION_MODEL_CACHE") or None,
+            rewrite_max_documents=_limit(env, "CURATION_REWRITE_MAX_DOCS", d["rewrite_max_documents"], 0),
+            rewrite_max_chars=_limit(env, "CURATION_REWRITE_MAX_CHARS", d["rewrite_max_chars"], 1),
+            dask=_flag(env, "CURATION_DASK", d["dask"]),
+            mixtures=env.get("CURATION_MIXTURES") or d["mixtures"],
+            automation=env.get("CURATION_AUTOMATION", "").strip().lower() not in _OFF,  # on unless turned off
+            automation_interval=_seconds(env, "CURATION_AUTOMATION_INTERVAL", d["automation_interval"]),
+            sensor=_flag(env, "CURATION_SENSOR", d["sensor"]),
+            sensor_interval=_seconds(env, "CURATION_SENSOR_INTERVAL", d["sensor_interval"]),
+            model_cache=env.get("CURATION_MODEL_CACHE") or d["model_cache"],
+            rewrite_auth=env.get("CURATION_REWRITE_AUTH") or d["rewrite_auth"],
         )
 
 
@@ -141,6 +156,10 @@ def rewrite_max_documents() -> int | None:
 
 def rewrite_max_chars() -> int | None:
     return current().rewrite_max_chars
+
+
+def rewrite_auth() -> str | None:
+    return current().rewrite_auth
 
 
 def mixture_files() -> list[str]:

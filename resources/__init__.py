@@ -9,11 +9,19 @@ from typing import Optional
 
 import dagster as dg
 
+from curation.core.storage import ShardStore
 from curation.dedup.config import DedupConfig
-from curation.langid.identify import LangIdConfig, LanguageIdentifier
 from curation.dedup.minhash import MinHashConfig
 from curation.extract.sources import CrawlSource
-from curation.core.storage import ShardStore
+from curation.langid.identify import LangIdConfig, LanguageIdentifier
+from curation.llm.backends import GenerationParams
+from curation.rewrite.rewriter import RejectionRules, Selection
+
+
+def default(cls, name: str):
+    """The default of field ``name`` of the dataclass ``cls``: resources repeat no literal of the pure code's."""
+    f = cls.__dataclass_fields__[name]
+    return f.default_factory() if callable(f.default_factory) else f.default
 
 
 #: Resource fields -> the environment variables that hold S3 credentials (boto's names).
@@ -29,7 +37,14 @@ def s3_credentials() -> dict:
     return {field: dg.EnvVar(var) for field, var in S3_CREDENTIALS.items() if os.environ.get(var)}
 
 
+def _resolved(value):
+    """A field's value: an ``EnvVar`` read from the environment now (Dagster resolves them only inside a run; the CLI
+    and tests also call the resources directly), anything else as it is."""
+    return value.get_value() if isinstance(value, dg.EnvVar) else value
+
+
 def _s3_options(anon: bool, endpoint_url: Optional[str], key: Optional[str], secret: Optional[str]) -> dict:
+    endpoint_url, key, secret = _resolved(endpoint_url), _resolved(key), _resolved(secret)
     opts: dict = {}
     if anon:
         opts["anon"] = True
@@ -102,16 +117,16 @@ class DedupResource(dg.ConfigurableResource):
     indexes of earlier snapshots). ``chunk``: keys merged per step in clustering (memory: 12 bytes each).
     """
 
-    n_grams: int = 5
-    num_buckets: int = 14
-    hashes_per_bucket: int = 8
-    seed: int = 1
-    exact: bool = True
-    url: bool = True
-    near: bool = True
-    keep: str = "longest"
-    scope: str = "snapshot"
-    chunk: int = 4_000_000
+    n_grams: int = MinHashConfig.n_grams
+    num_buckets: int = MinHashConfig.num_buckets
+    hashes_per_bucket: int = MinHashConfig.hashes_per_bucket
+    seed: int = MinHashConfig.seed
+    exact: bool = DedupConfig.exact
+    url: bool = DedupConfig.url
+    near: bool = DedupConfig.near
+    keep: str = DedupConfig.keep
+    scope: str = DedupConfig.scope
+    chunk: int = 4_000_000  # no pure default: find_clusters takes it as an argument
     min_similarity: float = DedupConfig.min_similarity  # candidate check: estimated Jaccard below this is no edge
 
     def config(self) -> DedupConfig:
@@ -185,22 +200,22 @@ class RewriteResource(dg.ConfigurableResource):
     prompt: str = "wikipedia"
     batch_size: int = 8
     chunk_tokens: int = 384
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 1.0
+    max_new_tokens: int = GenerationParams.max_new_tokens
+    temperature: float = GenerationParams.temperature
+    top_p: float = GenerationParams.top_p
     repetition_penalty: float = 1.05
     server_repetition_penalty: bool = False  # send it to the server too (vLLM, SGLang, TGI accept it)
-    seed: int = 0
-    mode: str = "recover"
-    min_bucket: int = 5
-    max_bucket: int = 9
-    keep_bucket: int = 0
-    languages: list[str] = ["en"]
+    seed: int = GenerationParams.seed
+    mode: str = Selection.mode
+    min_bucket: int = Selection.min_bucket
+    max_bucket: int = Selection.max_bucket
+    keep_bucket: int = Selection.keep_bucket
+    languages: list[str] = default(Selection, "languages")
     max_documents_per_shard: Optional[int] = None
-    max_source_chars: Optional[int] = 20000
-    min_words: int = 30
-    min_length_ratio: float = 0.2
-    copy_threshold: float = 0.9
-    reject_truncated: bool = True
-    min_source_overlap: float = 0.5
+    max_source_chars: Optional[int] = Selection.max_chars
+    min_words: int = RejectionRules.min_words
+    min_length_ratio: float = RejectionRules.min_length_ratio
+    copy_threshold: float = RejectionRules.copy_threshold
+    reject_truncated: bool = RejectionRules.reject_truncated
+    min_source_overlap: float = RejectionRules.min_source_overlap
     accept_min_bucket: int = 0

@@ -10,8 +10,9 @@ from resources import RewriteResource
 _BACKENDS: dict = {}
 
 
-def make_backend(cfg: RewriteResource):
-    """The configured backend; a local model is loaded once per process and reused across partitions."""
+def make_backend(cfg: RewriteResource, auth: str | None = None):
+    """The configured backend; a local model is loaded once per process and reused across partitions. ``auth``:
+    "user:password" for the server (the settings'); else the variable ``cfg.auth_env`` names is read."""
     if cfg.backend == "transformers":
         key = ("transformers", cfg.model, cfg.device, cfg.batch_size, cfg.model_id)
         if key not in _BACKENDS:
@@ -23,7 +24,7 @@ def make_backend(cfg: RewriteResource):
         backend = OpenAIBackend(cfg.base_url, cfg.model, api_key=os.environ.get(cfg.api_key_env),
                                 concurrency=cfg.concurrency, timeout=cfg.timeout_s, max_retries=cfg.max_retries,
                                 tokenizer=cfg.tokenizer, model_id=cfg.model_id)
-        user, sep, password = os.environ.get(cfg.auth_env, "").partition(":")
+        user, sep, password = (auth or os.environ.get(cfg.auth_env, "")).partition(":")
         if sep and backend.auth is None:  # credentials from the environment: never in the run's stored config
             backend.auth = (user, password)
         return backend

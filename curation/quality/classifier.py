@@ -133,12 +133,13 @@ def _train_in_fresh_process(data: str, out_path: str, config: TrainConfig) -> fl
     import subprocess
     import sys
 
-    code = ("import json, sys; from curation.quality.classifier import TrainConfig, _train_fasttext_file; "
+    # the child imports this very checkout (its root first on sys.path), whatever the environment's PYTHONPATH says
+    code = ("import json, sys; sys.path.insert(0, sys.argv[4]); "
+            "from curation.quality.classifier import TrainConfig, _train_fasttext_file; "
             "print(json.dumps(_train_fasttext_file(sys.argv[1], sys.argv[2], TrainConfig(**json.loads(sys.argv[3])))))")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-    proc = subprocess.run([sys.executable, "-c", code, data, out_path, json.dumps(config.__dict__)],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-c", code, data, out_path, json.dumps(config.__dict__), root],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"fastText training on {data} failed: {last}")

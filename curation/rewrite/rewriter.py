@@ -155,7 +155,9 @@ class Selection:
     min_language_score: float = keep.MIN_LANGUAGE_SCORE
     dedup: bool = keep.DEDUP  # only documents the dedup stage kept
     min_words: int = 50
-    max_chars: int | None = 20_000  # longer documents are left alone (cost); None: no limit
+    # longer documents are left alone (cost); None: no limit. 1,500 characters is one chunk on the CPU default model;
+    # a deployment with GPUs or a server raises it (CURATION_REWRITE_MAX_CHARS, or the resource's max_source_chars)
+    max_chars: int | None = 1500
     exclude_reasons: list[str] = field(default_factory=list)  # heuristic failures not worth rewriting
     max_documents: int | None = None  # per shard; the highest buckets first, then a stable hash order
 

@@ -114,3 +114,22 @@ def test_sensor_on_an_s3_crawl_root(s3_endpoint, tmp_path):
         third = crawl_sensor(dg.build_sensor_context(instance=instance, cursor=second.cursor, resources=resources))
         assert [e.partition for e in third.asset_events] == [ev.partition]
         assert third.asset_events[0].tags["dagster/data_version"] != ev.tags["dagster/data_version"]
+
+
+def test_credentials_from_the_environment_outside_a_run(s3_endpoint):
+    """The README's S3 path: keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY become EnvVar fields, which the
+    CLI's planning step uses before Dagster resolves them (issue 25, case 14: that raised RuntimeError)."""
+    import dagster as dg
+
+    from resources import s3_credentials
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="envcrawl")
+    rel = "crawl-data/CC-MAIN-2024-22/segments/sample/warc/jwarc-commoncrawl.org.warc.gz"
+    s3.upload_file(str(SAMPLE / rel), "envcrawl", rel)
+    creds = s3_credentials()
+    assert set(creds) == {"key", "secret"} and all(isinstance(v, dg.EnvVar) for v in creds.values())
+    source = CrawlSourceResource(root="s3://envcrawl", endpoint_url=s3_endpoint, **creds).source()
+    assert source.list_snapshots() == ["CC-MAIN-2024-22"]
+    store = StorageResource(base="s3://envcrawl/out", endpoint_url=s3_endpoint, **creds).store()
+    assert store.snapshots("documents") == []
