@@ -8,7 +8,11 @@ Synthetic snapshot: N documents in S shards. 90% are unique (random band keys, t
 must be removed, one copy kept per cluster. Bucket files are written by a first process; the clustering
 runs in a second one whose peak RSS is the figure.
 
-    python bench/dedup_scale.py --docs 1000000 10000000 [--shards 64 256] [--chunk 4000000]
+    python bench/dedup_scale.py --docs 1000000 10000000 [--shards 64 256] [--chunk 4000000] [--workers 1 2]
+
+``--workers 1 2`` clusters the same bucket files with each process count (the kinds of key, 14 bands + text +
+URL, are merged and checked in separate processes and joined at the end: ``find_clusters(workers=...)``); every
+count must give the same removed count. ``workers_cpu_s`` and ``peak_rss_per_worker_mib`` are the workers' own.
 
 With ``--min-similarity X`` the bucket files also hold synthetic 112-value signatures (a duplicate shares
 the 8 values of each band it copied from its source, so its estimated Jaccard is the share of bands
@@ -99,7 +103,7 @@ def _is_dup_global(doc: np.ndarray, n_docs: int, seed: int) -> np.ndarray:
             < np.uint64(int(DUP_RATE * 10_000)))
 
 
-def cluster(workdir: str, n_shards: int, chunk: int, min_similarity: float = 0.0) -> dict:
+def cluster(workdir: str, n_shards: int, chunk: int, min_similarity: float = 0.0, workers: int = 1) -> dict:
     import pyarrow as pa
 
     from curation.dedup.arrays import ArrayFile
@@ -122,7 +126,7 @@ def cluster(workdir: str, n_shards: int, chunk: int, min_similarity: float = 0.0
 
     cfg = DedupConfig(url=False, min_similarity=min_similarity)
     t0 = time.perf_counter()
-    clusters = find_clusters(inputs, cfg, chunk=chunk)
+    clusters = find_clusters(inputs, cfg, chunk=chunk, workers=workers)
     t1 = time.perf_counter()
     peak_cluster = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     members = decide(clusters, attributes, cfg)
@@ -130,11 +134,14 @@ def cluster(workdir: str, n_shards: int, chunk: int, min_similarity: float = 0.0
     write_index(os.path.join(workdir, "index.arrays"), inputs, N_BANDS, "synthetic", "S", chunk=chunk)
     t3 = time.perf_counter()
     removed = int((~np.asarray(members.column("keep"))).sum())
-    return {"cluster_s": round(t1 - t0, 1), "decide_s": round(t2 - t1, 1), "index_s": round(t3 - t2, 1),
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"workers": workers, "cluster_s": round(t1 - t0, 1), "decide_s": round(t2 - t1, 1), "index_s": round(t3 - t2, 1),
             "total_s": round(t3 - t0, 1), "removed": removed, "cluster_members": members.num_rows,
             "peak_rss_after_clustering_mib": round(peak_cluster, 1),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "cpu_s": round(time.process_time(), 1), "min_similarity": min_similarity,
+            "cpu_s": round(time.process_time(), 1), "workers_cpu_s": round(kids.ru_utime + kids.ru_stime, 1),
+            "peak_rss_per_worker_mib": round(kids.ru_maxrss / 1024, 1) if workers > 1 else None,
+            "min_similarity": min_similarity,
             "candidate_pairs_dropped": sum(clusters.dropped.values())}
 
 
@@ -149,6 +156,8 @@ def main() -> None:
     ap.add_argument("--step", choices=["generate", "cluster"])
     ap.add_argument("--n", type=int)
     ap.add_argument("--s", type=int)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1],
+                    help="clustering processes (one kind of key per task); each count clusters the same files")
     args = ap.parse_args()
     if args.step == "generate":
         t0 = time.perf_counter()
@@ -156,7 +165,7 @@ def main() -> None:
         print(json.dumps({"duplicates": n_dup, "generate_s": round(time.perf_counter() - t0, 1)}))
         return
     if args.step == "cluster":
-        print(json.dumps(cluster(args.workdir, args.s, args.chunk, args.min_similarity)))
+        print(json.dumps(cluster(args.workdir, args.s, args.chunk, args.min_similarity, args.workers[0])))
         return
     shards = args.shards or [64 if n <= 1_000_000 else 256 for n in args.docs]
     results = []
@@ -166,11 +175,14 @@ def main() -> None:
             sim = ["--min-similarity", str(args.min_similarity)]
             gen = _run(["--step", "generate", "--workdir", work, "--n", str(n), "--s", str(s), *sim])
             disk = sum(f.stat().st_size for f in Path(work).iterdir())
-            res = _run(["--step", "cluster", "--workdir", work, "--s", str(s), "--chunk", str(args.chunk), *sim])
-            row = {"documents": n, "shards": s, "chunk": args.chunk, "bucket_files_mib": round(disk / 2**20),
-                   "expected_removed": gen["duplicates"], **gen, **res, "correct": res["removed"] == gen["duplicates"]}
-            results.append(row)
-            print(json.dumps(row))
+            for w in args.workers:
+                res = _run(["--step", "cluster", "--workdir", work, "--s", str(s), "--chunk", str(args.chunk),
+                            "--workers", str(w), *sim])
+                row = {"documents": n, "shards": s, "chunk": args.chunk, "bucket_files_mib": round(disk / 2**20),
+                       "expected_removed": gen["duplicates"], **gen, **res,
+                       "correct": res["removed"] == gen["duplicates"]}
+                results.append(row)
+                print(json.dumps(row), flush=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     Path(args.out).parent.mkdir(exist_ok=True)

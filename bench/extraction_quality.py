@@ -1,4 +1,4 @@
-"""Extraction quality and speed of each extraction route against human ground truth.
+"""Extraction quality and speed of each extraction route against human ground truth, on a held-out split.
 
 Sets (from ../shared/data/extraction):
 - article-extraction-benchmark: precision/recall/F1 of word 4-shingles against the human article body
@@ -7,17 +7,21 @@ Sets (from ../shared/data/extraction):
   with snippet precision/F1/accuracy as upstream computes them;
 - readability-test-pages: word 4-shingle F1 against Readability.js output (a silver standard).
 
-Every figure is given for all pages and for two halves split by a hash (SHA-1 first byte parity) of the page
-id (article benchmark), the page's host (trafilatura-eval, so one site's template stays on one side) or the
-page name (readability): ``tune`` (0) is where curation.extract.boilerplate's thresholds were chosen, ``report`` (1)
-was not looked at while tuning. Speed: pages per CPU-second (process time) of decoding plus extraction,
-over all three sets.
+Held-out protocol (issue 24): every page goes to one of two halves by a stable hash of its **host** (SHA-1 of
+the URL's host name, first byte's parity; for Readability's pages, which have no URL, the folder name without
+its ``-1``/``-2`` suffix): ``tune`` (0) is where thresholds are chosen, ``report`` (1) is what the docs quote,
+and one site's template never sits on both sides. Both halves are reported, with the pages each route
+**empties** (no text at all) per set, and how often the default's emptying guard fired and pages cascaded to
+Trafilatura. Speed: pages per CPU-second (process time) of decoding plus extraction, over all three sets.
 
     python bench/extraction_quality.py [--data ../shared/data/extraction] [--out docs/extraction_quality.json]
-        [--routes resiliparse+clean,resiliparse,trafilatura] [--repeat 3] [--dump errors.jsonl]
+        [--routes NAME,...] [--repeat 3] [--sweep] [--dump errors.jsonl]
 
-``--dump`` appends, per route, the tuning half's snippet errors (must-not-have kept, must-have lost) and the
-extracted text, one JSON line per page: what the rules were developed on (the report half is never dumped).
+``--sweep`` prints the tuning half's figures of the default for a range of cascade thresholds (how
+``cascade_bad_share`` was chosen: the highest snippet accuracy, ties to the fewest pages sent to Trafilatura; the
+report half is not run). ``--dump`` appends, per route, the tuning half's snippet errors
+(must-not-have kept, must-have lost) and the extracted text, one JSON line per page (the report half is never
+dumped).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import re
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,6 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curation.extract.html import ExtractionConfig, Extractor, decode_html  # noqa: E402
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+#: The skip selectors before issue 24: substring matches handed to Resiliparse as they are.
+SUBSTRING_SELECTORS = ("header:not(:has(p))", "h1", "[class*=title]:not(:has(p))", "[class*=caption]",
+                       "[class*=author i]", "[class*=byline]", "[class*=footer]", "[id*=footer]", "[class*=more-]",
+                       "[class*=teaser i]")
+SWEEP = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 1.0)
+CASCADE = 0.35  # the sweep's choice on the tuning half (highest snippet accuracy, ties to the fewest cascaded)
 
 
 def shingles(text: str, n: int = 4) -> Counter:
@@ -59,16 +70,20 @@ def norm_ws(s: str) -> str:
     return " ".join(s.split()).lower()
 
 
-def half(key: str) -> int:
-    """0 = tuning half, 1 = report half."""
-    return hashlib.sha1(key.encode()).digest()[0] & 1
+def half(host: str) -> int:
+    """0 = tuning half, 1 = report half: a stable hash of the page's host."""
+    return hashlib.sha1(host.encode()).digest()[0] & 1
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).hostname or url
 
 
 def load_sets(data: Path):
     aeb = data / "article-extraction-benchmark"
     truth = json.loads((aeb / "ground-truth.json").read_text())
-    article = [(gzip.decompress((aeb / "html" / f"{k}.html.gz").read_bytes()), v["articleBody"], half(k))
-               for k, v in sorted(truth.items())]
+    article = [(gzip.decompress((aeb / "html" / f"{k}.html.gz").read_bytes()), v["articleBody"],
+                half(host_of(v["url"]))) for k, v in sorted(truth.items())]
     te = data / "trafilatura-eval"
     ev = json.loads((te / "evaldata.json").read_text())
     snippets = []
@@ -76,33 +91,41 @@ def load_sets(data: Path):
         f = te / "html" / (v["file"] + ".gz")
         if f.exists():
             snippets.append((gzip.decompress(f.read_bytes()), v.get("with", []), v.get("without", []),
-                             half(urlsplit(url).hostname or url)))
+                             half(host_of(url))))
     rd = data / "readability-test-pages"
     readability = []
     for d in sorted(p for p in rd.iterdir() if p.is_dir()):
         exp_html = gzip.decompress((d / "expected.html.gz").read_bytes()).decode("utf-8", "replace")
         exp = re.sub(r"<[^>]+>", " ", exp_html)
-        readability.append((gzip.decompress((d / "source.html.gz").read_bytes()), exp, half(d.name)))
+        site = re.sub(r"-\d+$", "", d.name)  # bbc-1, guardian-1...: the site
+        readability.append((gzip.decompress((d / "source.html.gz").read_bytes()), exp, half(site)))
     return article, snippets, readability
 
 
-def extract_all(extractor, pages: list[bytes]) -> tuple[list[str], float, float]:
+def extract_all(extractor, pages: list[bytes]) -> tuple[list[str], list, float, float]:
+    """Texts, notes, wall and CPU seconds of one pass. Trafilatura's caches are emptied first: its ``deduplicate``
+    drops paragraphs it has seen before in the process, so a second pass (or a route after another) would get
+    less text from the same pages."""
+    from trafilatura.meta import reset_caches
+
+    reset_caches()
     t0, c0 = time.perf_counter(), time.process_time()
-    out = []
+    out, notes = [], []
     for body in pages:
         html, _, _ = decode_html(body, None)
         try:
             out.append(extractor(html))
         except Exception:
             out.append("")
-    return out, time.perf_counter() - t0, time.process_time() - c0
+        notes.append(getattr(extractor, "last_note", None))
+    return out, notes, time.perf_counter() - t0, time.process_time() - c0
 
 
 def _mean(rows, i):
     return round(sum(r[i] for r in rows) / max(len(rows), 1), 4)
 
 
-def _scores(texts, article, snippets, readability, keep) -> dict:
+def _scores(texts, notes, article, snippets, readability, keep) -> dict:
     a = [(prf(t, tr), prf(t, tr, 1)) for t, (_, tr, h) in zip(texts[0], article) if keep(h)]
     res = {"article_benchmark": {"precision": _mean([x[0] for x in a], 0), "recall": _mean([x[0] for x in a], 1),
                                  "f1": _mean([x[0] for x in a], 2), "bow_precision": _mean([x[1] for x in a], 0),
@@ -127,6 +150,10 @@ def _scores(texts, article, snippets, readability, keep) -> dict:
                                "pages": pages}
     r = [prf(t, tr) for t, (_, tr, h) in zip(texts[2], readability) if keep(h)]
     res["readability_silver"] = {"precision": _mean(r, 0), "recall": _mean(r, 1), "f1": _mean(r, 2), "pages": len(r)}
+    sets = (article, snippets, readability)
+    res["empty_pages"] = {name: sum(1 for t, row in zip(texts[i], sets[i]) if keep(row[-1]) and not t.strip())
+                          for i, name in enumerate(("article_benchmark", "trafilatura_eval", "readability"))}
+    res["notes"] = dict(Counter(n for i in range(3) for n, row in zip(notes[i], sets[i]) if n and keep(row[-1])))
     return res
 
 
@@ -134,17 +161,31 @@ def evaluate(name: str, extractor, sets, repeat: int = 1) -> dict:
     """Scores of one route; speed is the fastest of ``repeat`` passes (the machine is shared)."""
     article, snippets, readability = sets
     extract_all(extractor, [x[0] for x in article[:5]])  # warm-up: lazy imports, caches (the first route paid them)
-    texts, wall, cpu = [], 0.0, 0.0
+    texts, notes, wall, cpu = [], [], 0.0, 0.0
     for pages in ([x[0] for x in article], [x[0] for x in snippets], [x[0] for x in readability]):
         runs = [extract_all(extractor, pages) for _ in range(repeat)]
         texts.append(runs[0][0])
-        wall, cpu = wall + min(r[1] for r in runs), cpu + min(r[2] for r in runs)
+        notes.append(runs[0][1])
+        wall, cpu = wall + min(r[2] for r in runs), cpu + min(r[3] for r in runs)
     n = len(article) + len(snippets) + len(readability)
-    res = {"extractor": name, **_scores(texts, *sets, keep=lambda h: True),
-           "tune_half": _scores(texts, *sets, keep=lambda h: h == 0),
-           "report_half": _scores(texts, *sets, keep=lambda h: h == 1),
-           "pages_per_s": round(n / wall, 1), "pages_per_cpu_s": round(n / cpu, 1)}
-    return res
+    return {"extractor": name, **_scores(texts, notes, *sets, keep=lambda h: True),
+            "tune_half": _scores(texts, notes, *sets, keep=lambda h: h == 0),
+            "report_half": _scores(texts, notes, *sets, keep=lambda h: h == 1),
+            "pages_per_s": round(n / wall, 1), "pages_per_cpu_s": round(n / cpu, 1)}
+
+
+def sweep(sets) -> list[dict]:
+    """The tuning half's figures of the default for each cascade threshold in SWEEP (the report half is not run)."""
+    tuning = [[row for row in s if row[-1] == 0] for s in sets]
+    out = []
+    for t in SWEEP:
+        ex = Extractor(ExtractionConfig(cascade_bad_share=t))
+        runs = [extract_all(ex, [row[0] for row in rows]) for rows in tuning]
+        row = {"cascade_bad_share": t, **_scores([r[0] for r in runs], [r[1] for r in runs], *tuning,
+                                                 keep=lambda h: True)}
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    return out
 
 
 def dump_errors(name: str, extractor, snippets, path: str) -> None:
@@ -162,48 +203,27 @@ def dump_errors(name: str, extractor, snippets, path: str) -> None:
 
 
 def routes() -> dict:
-    """Every route measured for the README's extraction table: the extractors plus Resiliparse variants."""
+    """Every route of the extraction table: plain Resiliparse, the default and its steps, Trafilatura."""
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    from curation.extract.boilerplate import SKIP_SELECTORS, blocks_from_minimal_html, classify_blocks, clean_minimal_html, render
+    from curation.extract.boilerplate import clean_minimal_html
 
-    def res(html, **kw):
-        opts = dict(main_content=True, preserve_formatting=True, list_bullets=True, alt_texts=False, links=False,
-                    form_fields=False, noscript=False)
-        return extract_plain_text(HTMLTree.parse(html), **{**opts, **kw}).strip()
+    def substring_selectors(html):  # the default before issue 24: CSS substring selectors, no guard, no cascade
+        return clean_minimal_html(extract_plain_text(
+            HTMLTree.parse(html), main_content=True, preserve_formatting="minimal_html", list_bullets=False,
+            alt_texts=False, links=True, form_fields=False, noscript=False, comments=False,
+            skip_elements=list(SUBSTRING_SELECTORS))).strip()
 
-    skip = list(SKIP_SELECTORS)
-    traf = Extractor(ExtractionConfig(extractor="trafilatura"))
-    # the default's first version (issue 16, first pass): no teaser selector, "author" in lower case only
-    skip_v1 = [{"[class*=author i]": "[class*=author]"}.get(s, s) for s in skip if s != "[class*=teaser i]"]
-
-    def clean(html, selectors=skip, **params):
-        return clean_minimal_html(res(html, comments=False, preserve_formatting="minimal_html", list_bullets=False,
-                                      links=True, skip_elements=selectors), **params).strip()
-
-    def cascade(html, threshold=0.17):  # threshold: the top tenth of the tuning half's pages by bad share
-        blocks = classify_blocks(blocks_from_minimal_html(res(html, comments=False, preserve_formatting="minimal_html",
-                                                              list_bullets=False, links=True, skip_elements=skip)))
-        bad = sum(len(b.text) for b in blocks if b.cls == "bad")
-        if bad > threshold * max(sum(len(b.text) for b in blocks), 1):
-            return traf(html)
-        return render([b for b in blocks if b.cls == "good"]).strip()
-
+    default = ExtractionConfig()
     return {
-        "resiliparse+clean": Extractor(ExtractionConfig(extractor="resiliparse+clean")),
-        "resiliparse+clean without the phrase rule": lambda h: clean(h, phrase_max_chars=0),
-        "resiliparse+clean without the teaser and any-case author selectors": lambda h: clean(h, skip_v1),
-        "resiliparse+clean without whole tables": lambda h: clean(h, tables=False),
-        "resiliparse+clean v1 (first pass: none of the three)": lambda h: clean(h, skip_v1, phrase_max_chars=0,
-                                                                                 tables=False),
         "resiliparse": Extractor(ExtractionConfig(extractor="resiliparse")),
-        "resiliparse comments=False": lambda h: res(h, comments=False),
-        "resiliparse comments=False post_meta=False": lambda h: res(h, comments=False, post_meta=False),
-        "resiliparse comments=False + skip selectors": lambda h: res(h, comments=False, skip_elements=skip),
-        "resiliparse comments=False + jusText blocks": lambda h: clean(h, []),
-        "resiliparse+clean + cascade to trafilatura above 17% dropped": cascade,
-        "trafilatura": traf,
+        "resiliparse+clean before issue 24 (substring selectors)": substring_selectors,
+        "resiliparse+clean token rules, no guard, no cascade": Extractor(replace(default, guard=False,
+                                                                                 cascade_bad_share=1.0)),
+        "resiliparse+clean": Extractor(default),  # token rules + guard, no cascade
+        "resiliparse+clean cascade_bad_share=0.35": Extractor(replace(default, cascade_bad_share=CASCADE)),
+        "trafilatura": Extractor(ExtractionConfig(extractor="trafilatura")),
     }
 
 
@@ -213,12 +233,26 @@ def main() -> None:
     ap.add_argument("--out", default="docs/extraction_quality.json")
     ap.add_argument("--routes", default="", help="comma-separated route names (default: all)")
     ap.add_argument("--repeat", type=int, default=1, help="passes per route; speed = the fastest")
+    ap.add_argument("--sweep", action="store_true", help="the tuning half's figures per cascade threshold, only")
     ap.add_argument("--dump", default="", help="write, per route, the trafilatura-eval snippets it gets wrong "
                     "(must-not-have kept, must-have lost) of the tuning half only, as JSONL, to this file")
     args = ap.parse_args()
-    sets = load_sets(Path(args.data))
+    data = Path(args.data)
+    if not (data / "article-extraction-benchmark" / "ground-truth.json").exists():
+        sys.exit(f"{data}: not the shared extraction data (no article-extraction-benchmark/ground-truth.json)")
+    sets = load_sets(data)
+    if args.sweep:
+        rows = sweep(sets)
+        out = Path(args.out)
+        whole = json.loads(out.read_text()) if out.exists() and out.read_text().startswith("{") else {}
+        whole["cascade_sweep_tuning_half"] = rows
+        out.write_text(json.dumps(whole, indent=1) + "\n")
+        return
     all_routes = routes()
     names = [n for n in args.routes.split(",") if n] or list(all_routes)
+    unknown = [n for n in names if n not in all_routes]
+    if unknown:
+        sys.exit(f"unknown route(s) {unknown}; choose from {list(all_routes)}")
     results = []
     for name in names:
         r = evaluate(name, all_routes[name], sets, args.repeat)
@@ -226,8 +260,11 @@ def main() -> None:
         if args.dump:
             dump_errors(name, all_routes[name], sets[1], args.dump)
         print(json.dumps(r), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    whole = json.loads(out.read_text()) if out.exists() and out.read_text().startswith("{") else {}
+    whole.update({"split": "host (SHA-1 parity)", "routes": results})
+    out.write_text(json.dumps(whole, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 OpenAI-compatible server); grades, parse failures and the raw answers are stored, generations cached."""
 
 
-import time
 from collections import Counter
 
 import dagster as dg
@@ -14,27 +13,19 @@ from curation.llm.annotate import annotate, id_fraction, sample_by_hash
 from curation.llm.backends import BackendError, GenerationParams
 from curation.llm.chunk_cache import StoreChunkCache
 from curation.core.fingerprints import digest
+from curation_assets.constants import ANNOTATION_VERSION, GPU_POOL, GROUP_QUALITY
 from curation_assets import automation
 from curation_assets.settings import rewrite_auth
+from curation.core import tables
 from curation_assets.common import fail_fast
+from curation_assets.shard_step import shard_step
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS
 from resources import QualityResource, RewriteResource, StorageResource
 from resources.backends import make_backend
 
 ANNOTATIONS = "quality_annotations"
-ANNOTATION_VERSION = "quality-annotations-v1"
 GLOBAL, GLOBAL_SHARD = "_all", "sample"
-POOL = "gpu"
-
-
-def annotations_schema() -> pa.Schema:
-    return pa.schema([pa.field("id", pa.string(), nullable=False), pa.field("snapshot", pa.string()),
-                      pa.field("url", pa.string()), pa.field("text", pa.string()), pa.field("grade", pa.int8()),
-                      pa.field("parsed", pa.bool_()), pa.field("answer", pa.string()),
-                      pa.field("finish_reason", pa.string()), pa.field("prompt", pa.string()),
-                      pa.field("model", pa.string())],
-                     metadata={"description": "LLM grades (0-5) of a crawl sample, with the raw answers."})
 
 
 def _sample(store, n: int) -> tuple[list[dict], list[str]]:
@@ -55,11 +46,11 @@ def _sample(store, n: int) -> tuple[list[dict], list[str]]:
 
 
 @dg.asset(
-    pool=POOL,
+    pool=GPU_POOL,
     deps=[documents],
     automation_condition=automation.ONCE,
     code_version=ANNOTATION_VERSION,
-    group_name="quality",
+    group_name=GROUP_QUALITY,
     kinds={"pytorch", "parquet"},
     description="A sample of the crawl graded by a language model with a named, versioned rubric prompt "
                 "(FineWeb-Edu's additive 0-5 score): grade, parse failures and raw answers per document. The "
@@ -79,10 +70,8 @@ def quality_annotations(context: dg.AssetExecutionContext, storage: StorageResou
     model_id = backend.model_id if backend else None
     fp = digest(ANNOTATION_VERSION, prompt.tag, model_id, params.as_dict(), qs.annotation_max_chars,
                 qs.annotation_documents, doc_fps)
-    info = store.info(ANNOTATIONS, GLOBAL, GLOBAL_SHARD)
-    recomputed = not (info and info.get("fingerprint") == fp)
-    if recomputed:
-        t0 = time.perf_counter()
+
+    def compute(_stored):
         grades = []
         if rows:
             cache = StoreChunkCache(store, GLOBAL, GLOBAL_SHARD, asset="annotation_cache")
@@ -95,22 +84,17 @@ def quality_annotations(context: dg.AssetExecutionContext, storage: StorageResou
         table = pa.Table.from_pylist([
             {"id": r["id"], "snapshot": r["snapshot"], "url": r["url"], "text": r["text"], "grade": g.grade,
              "parsed": g.grade is not None, "answer": g.answer, "finish_reason": g.finish_reason,
-             "prompt": prompt.tag, "model": model_id} for r, g in zip(rows, grades)], schema=annotations_schema())
+             "prompt": prompt.tag, "model": model_id} for r, g in zip(rows, grades)], schema=tables.ANNOTATIONS)
         counts = Counter("unparsed" if g.grade is None else str(g.grade) for g in grades)
-        info = {"fingerprint": fp, "rows": len(grades), "grades": dict(counts), "prompt": prompt.tag,
-                "model": model_id, "generated": sum(not g.cached for g in grades),
-                "seconds": time.perf_counter() - t0}
-        store.write(ANNOTATIONS, GLOBAL, GLOBAL_SHARD, table, info)
-    else:
-        context.log.info("annotations are up to date; not regenerated")
+        return table, {"grades": dict(counts), "prompt": prompt.tag, "model": model_id,
+                       "generated": sum(not g.cached for g in grades)}
+
+    step = shard_step(context, store, ANNOTATIONS, GLOBAL, GLOBAL_SHARD, fp, compute, columns=())
+    info = step.info
     n = info.get("rows", 0)
     failures = info["grades"].get("unparsed", 0)
     lines = ["| grade | documents |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in sorted(info["grades"].items())]
-    return dg.MaterializeResult(
-        metadata={"recomputed": recomputed, "prompt": info["prompt"], "model": str(info["model"]),
-                  "documents_graded": n, "parse_failures": failures,
-                  "parse_failure_rate": dg.MetadataValue.float(round(failures / n, 4) if n else 0.0),
-                  "generated": info.get("generated", 0), "grades": dg.MetadataValue.md("\n".join(lines)),
-                  "path": dg.MetadataValue.path(store.url(ANNOTATIONS, GLOBAL, GLOBAL_SHARD)),
-                  "fingerprint": fp},
-        data_version=dg.DataVersion(fp))
+    return step.result(None, metadata={
+        "prompt": info["prompt"], "model": str(info["model"]), "documents_graded": n, "parse_failures": failures,
+        "parse_failure_rate": dg.MetadataValue.float(round(failures / n, 4) if n else 0.0),
+        "generated": info.get("generated", 0), "grades": dg.MetadataValue.md("\n".join(lines))})

@@ -9,6 +9,7 @@ import time
 import dagster as dg
 from curation.quality.classifier import TrainConfig, classifier_scorer, deciles, labelled_examples, train_classifier
 from curation.core.fingerprints import digest
+from curation_assets.constants import CLASSIFIER_VERSION, GROUP_QUALITY
 from curation_assets import automation
 from curation.quality.scoring import CLASSIFIER_ASSET as CLASSIFIER, GLOBAL, MODEL_FILES
 from curation_assets.common import fail_fast
@@ -17,7 +18,6 @@ from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS
 from curation_assets.settings import PROJECT_ROOT
 from resources import QualityResource, StorageResource
-CLASSIFIER_VERSION = "quality-classifier-v2"
 SAMPLE_QUALITY = PROJECT_ROOT / "sample_data" / "quality"
 DEFAULT_POSITIVES = [str(SAMPLE_QUALITY / "wikipedia-abstracts-en.jsonl"),
                      str(SAMPLE_QUALITY / "dclm-human-quality-labels.jsonl")]
@@ -85,7 +85,7 @@ def _agreement_md(agree: dict) -> str:
     deps=[documents, quality_annotations],
     automation_condition=automation.ONCE,
     code_version=CLASSIFIER_VERSION,
-    group_name="quality",
+    group_name=GROUP_QUALITY,
     kinds={"python"},
     check_specs=[dg.AssetCheckSpec("beats_length", asset=CLASSIFIER,
                                    description="The classifier ranks the held-back human labels better than "

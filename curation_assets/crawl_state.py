@@ -8,6 +8,8 @@ are up to date records nothing and no run follows.
 """
 
 
+import time
+
 import dagster as dg
 
 from curation.extract.sources import fingerprint
@@ -33,12 +35,18 @@ def stored_files_fingerprint(store, snapshot: str, shard: str) -> str | None:
     return (info or {}).get("files_fingerprint")
 
 
-def changed_versions(source, store, instance, snapshots: list[str], seen: dict) -> tuple[dict, dict]:
+def changed_versions(source, store, instance, snapshots: list[str], seen: dict,
+                     budget_s: float | None = None, record_cost_s: float = 0.0) -> tuple[dict, dict]:
     """(state, versions): ``state`` maps snapshot -> shard -> fingerprint (every shard, empty ones too: a
     snapshot's clustering needs all of them); ``versions`` maps each partition key whose data version must be
-    recorded to its fingerprint. ``seen`` is the previous state (a sensor's cursor; {} for none)."""
+    recorded to its fingerprint. ``seen`` is the previous state (a sensor's cursor; {} for none). With
+    ``budget_s``, snapshots are listed in order until that many seconds have passed, each version to record
+    counting ``record_cost_s`` more (at least one snapshot); ``state`` then holds only those listed."""
     state, versions, recorded, materialised = {}, {}, None, None
+    t0 = time.monotonic()
     for snapshot in snapshots:
+        if state and budget_s is not None and time.monotonic() - t0 + len(versions) * record_cost_s >= budget_s:
+            break
         state[snapshot] = {}
         for shard, files in source.files_by_shard(snapshot, num_shards()).items():
             fp = fingerprint(files)
@@ -57,8 +65,11 @@ def changed_versions(source, store, instance, snapshots: list[str], seen: dict) 
     return state, versions
 
 
-def new_snapshots(source, instance) -> tuple[list[str], list[str]]:
-    """(every snapshot under the crawl root, those not yet registered as partitions)."""
+def new_snapshots(source, instance, log=None) -> tuple[list[str], list[str]]:
+    """(every snapshot under the crawl root, those not yet registered as partitions). A folder skipped for its name
+    is warned about, naming the rule it breaks (``log``, else the running step's Dagster logger)."""
     snapshots = source.list_snapshots()
+    for line in source.refused:
+        (log or dg.get_dagster_logger()).warning(line)
     known = set(instance.get_dynamic_partitions(SNAPSHOTS.name))
     return snapshots, [s for s in snapshots if s not in known]

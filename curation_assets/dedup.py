@@ -8,7 +8,6 @@ the shards whose decisions changed.
 
 
 import tempfile
-import time
 from collections import Counter
 
 import dagster as dg
@@ -22,8 +21,9 @@ from curation.dedup.decisions import cluster_histogram, decide, shard_decisions
 from curation.dedup.config import hasher
 from curation.dedup.signatures import signature_table
 from curation.core.fingerprints import digest
+from curation_assets.constants import CLUSTERS_VERSION, DEDUP_VERSION, GROUP_DEDUP, SIGNATURES_VERSION
 from curation_assets import automation
-from curation_assets.common import fail_fast, RETRY, base_metadata, check_specs, counts_table
+from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.shard_step import shard_step
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS, SNAPSHOT_SHARDS, SNAPSHOTS, split_key
@@ -35,9 +35,6 @@ DEDUP = "dedup"
 INDEX = "dedup_index"
 BUCKETS = "minhash_buckets"  # side files of minhash_signatures, in their own folder: asset folders hold only Parquet
 MEMBERS = "members"  # the clusters table's name under dedup_clusters/<snapshot>/
-SIGNATURES_VERSION = "minhash-signatures-v2"  # v2: signatures stored for the candidate check
-CLUSTERS_VERSION = "dedup-clusters-v1"
-DEDUP_VERSION = "dedup-v1"
 BY_SNAPSHOT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="snapshot")
 
 
@@ -51,7 +48,7 @@ def buckets_name(shard: str) -> str:
     deps=[documents],
     automation_condition=automation.ON_CHANGE,
     code_version=SIGNATURES_VERSION,
-    group_name="dedup",
+    group_name=GROUP_DEDUP,
     kinds={"parquet"},
     check_specs=check_specs(SIGNATURES, (("covers_documents", "One signature per document of the shard."),)),
     description="Exact-text and URL hashes and MinHash LSH band keys (FineWeb: 5-grams, 14 bands x 8 rows) "
@@ -103,7 +100,7 @@ def _prior_indexes(store, snapshot: str, workdir: str) -> list[PriorIndex]:
     deps=[dg.AssetDep(minhash_signatures, partition_mapping=BY_SNAPSHOT)],
     automation_condition=automation.ON_CHANGE,
     code_version=CLUSTERS_VERSION,
-    group_name="dedup",
+    group_name=GROUP_DEDUP,
     kinds={"parquet"},
     description="Exact, URL and MinHash clusters of one snapshot (bands merged from disk, union-find), the "
                 "copy kept in each, and the snapshot's key index for incremental cross-snapshot dedup.",
@@ -116,14 +113,12 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
     cfg = dedup_settings.config()
     shards = SHARDS.get_partition_keys()
     sig_infos = {sh: store.require_info(SIGNATURES, snapshot, sh) for sh in shards}
-    t0, c0 = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="curation-dedup-") as work:
         prior = _prior_indexes(store, snapshot, work) if cfg.scope == "incremental" else []
         fp = digest(CLUSTERS_VERSION, cfg, [sig_infos[sh]["fingerprint"] for sh in shards],
                     [(p.snapshot, p.index.meta.get("fingerprint")) for p in prior])
-        old = store.info(CLUSTERS, snapshot, MEMBERS)
-        recomputed = not (old and old.get("fingerprint") == fp)
-        if recomputed:
+
+        def compute(old):
             inputs = []
             for sh in shards:
                 path = store.local_side(BUCKETS, snapshot, buckets_name(sh), work)
@@ -146,27 +141,22 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
                 part = members.filter(pc.equal(shard_col, sh)).drop_columns(["shard"])
                 shard_digests[sh] = digest(part.to_pydict())
             reasons = Counter(r for r in members.column("reason").to_pylist() if r)
-            info = {
-                "fingerprint": fp, "rows": members.num_rows, "documents": clusters.documents,
-                "removed": dict(reasons), "kept": clusters.documents - sum(reasons.values()),
+            return members, {
+                "documents": clusters.documents, "removed": dict(reasons),
+                "kept": clusters.documents - sum(reasons.values()),
                 "clusters": int(pc.count_distinct(members.column("cluster_id")).as_py() or 0),
                 "histogram": cluster_histogram(members), "shard_digests": shard_digests,
                 "changed_shards": sorted(sh for sh in shards
                                          if (old or {}).get("shard_digests", {}).get(sh) != shard_digests[sh]),
                 "edges": clusters.edges, "phase_seconds": {k: round(v, 3) for k, v in clusters.seconds.items()},
-                "prior_snapshots": clusters.prior, "seconds": time.perf_counter() - t0,
-                "cpu_seconds": time.process_time() - c0,
-                "largest": _largest(store, snapshot, members),
+                "prior_snapshots": clusters.prior, "largest": _largest(store, snapshot, members),
             }
-            nbytes = store.write(CLUSTERS, snapshot, MEMBERS, members, info)
-        else:
-            context.log.info(f"{snapshot} clusters are up to date; not recomputed")
-            info = old
-            nbytes = store.size(CLUSTERS, snapshot, MEMBERS)
-    metadata = base_metadata({**info, "rows": info["documents"]}, store.url(CLUSTERS, snapshot, MEMBERS),
-                             recomputed, nbytes)
+
+        step = shard_step(context, store, CLUSTERS, snapshot, MEMBERS, fp, compute, columns=())
+    info = step.info
     removed = info["removed"]
-    metadata.update({
+    return step.result(None, metadata={
+        "dagster/row_count": info["documents"],
         "documents": info["documents"],
         "kept": info["kept"],
         "exact_duplicates_removed": removed.get("exact_duplicate", 0),
@@ -181,7 +171,6 @@ def dedup_clusters(context: dg.AssetExecutionContext, storage: StorageResource,
         "phase_seconds": dg.MetadataValue.json(info["phase_seconds"]),
         "index": dg.MetadataValue.path(store.side_url(INDEX, snapshot, "index.arrays")),
     })
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(fp))
 
 
 def _largest(store, snapshot: str, members: pa.Table, n: int = 10) -> list[dict]:
@@ -215,7 +204,7 @@ def _largest_md(largest: list[dict]) -> str:
     deps=[minhash_signatures, dg.AssetDep(dedup_clusters, partition_mapping=BY_SNAPSHOT)],
     automation_condition=automation.DEDUP_LABELS,
     code_version=DEDUP_VERSION,
-    group_name="dedup",
+    group_name=GROUP_DEDUP,
     kinds={"parquet"},
     check_specs=check_specs(DEDUP, (("one_kept_per_cluster", "Every cluster of the shard has at most one kept "
                                                              "document."),)),

@@ -9,6 +9,7 @@ from curation.extract.html import ExtractionConfig
 from curation.core.fingerprints import digest
 from curation.extract.sources import fingerprint
 from curation.extract.warc import WarcLimits
+from curation_assets.constants import DOCUMENTS_VERSION, GROUP_CURATION
 from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.shard_step import shard_step
@@ -18,16 +19,17 @@ from curation_assets.sources import warc_files
 from resources import CrawlSourceResource, StorageResource
 
 ASSET = "documents"
-CODE_VERSION = "documents-v3"  # bump when extraction code changes its output
 
 
 class ExtractionRunConfig(dg.Config):
     """Run options for extraction (part of each shard's fingerprint: changing one re-extracts)."""
 
     extractor: str = ExtractionConfig.extractor  # "resiliparse+clean"; or "resiliparse", "trafilatura" (FineWeb's)
-    min_text_chars: int = 1
-    max_payload_bytes: int = 4 * 1024 * 1024
-    text_column: str = "text"  # for JSONL / Parquet inputs
+    min_text_chars: int = ExtractionConfig.min_text_chars
+    # 1.0: off (the default); 0.35: pages the cleaner cuts by over 35% go to Trafilatura (docs/stages/extraction.md)
+    cascade_bad_share: float = ExtractionConfig.cascade_bad_share
+    max_payload_bytes: int = WarcLimits.max_payload_bytes
+    text_column: str = InputConfig.text_column  # for JSONL / Parquet inputs
     force: bool = False  # recompute even when the stored fingerprint matches
 
 
@@ -36,8 +38,8 @@ class ExtractionRunConfig(dg.Config):
     partitions_def=SNAPSHOT_SHARDS,
     deps=[warc_files],
     automation_condition=automation.ON_CHANGE,
-    code_version=CODE_VERSION,
-    group_name="curation",
+    code_version=DOCUMENTS_VERSION,
+    group_name=GROUP_CURATION,
     kinds={"parquet"},
     check_specs=check_specs(ASSET, extra=(("inputs_readable", "Every input file of the shard could be read "
                                            "(warns and names the files that could not; the shard completes)."),)),
@@ -49,9 +51,10 @@ def documents(context: dg.AssetExecutionContext, config: ExtractionRunConfig, cr
     snapshot, shard = split_key(context)
     source, store = crawl.source(), storage.store()
     files = source.files_by_shard(snapshot, num_shards())[shard]
-    extraction = ExtractionConfig(extractor=config.extractor, min_text_chars=config.min_text_chars)
+    extraction = ExtractionConfig(extractor=config.extractor, min_text_chars=config.min_text_chars,
+                                  cascade_bad_share=config.cascade_bad_share)
     inputs = InputConfig(text_column=config.text_column, limits=WarcLimits(max_payload_bytes=config.max_payload_bytes))
-    fp = digest(CODE_VERSION, fingerprint(files), extraction, inputs)
+    fp = digest(DOCUMENTS_VERSION, fingerprint(files), extraction, inputs)
 
     def compute(_stored):
         context.log.info(f"extracting {len(files)} files of {snapshot} shard {shard}")

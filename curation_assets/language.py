@@ -10,6 +10,7 @@ from curation.core import tables as schema
 from curation.core.keep import MIN_LANGUAGE_SCORE
 from curation.core.fingerprints import digest, file_identity
 from curation.langid.identify import language_table
+from curation_assets.constants import LANGUAGE_VERSION, GROUP_CURATION
 from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.shard_step import shard_step
@@ -18,7 +19,6 @@ from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from resources import LanguageIdResource, StorageResource
 
 ASSET = "language"
-CODE_VERSION = "language-v3"  # v2: the second opinion is a vote (fastText, py3langid, lingua low-accuracy); v3: lingua over the candidates only
 FINEWEB_MIN_SCORE = MIN_LANGUAGE_SCORE  # shown in metadata only: the threshold is applied where documents are selected
 
 
@@ -27,8 +27,8 @@ FINEWEB_MIN_SCORE = MIN_LANGUAGE_SCORE  # shown in metadata only: the threshold 
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents],
     automation_condition=automation.ON_CHANGE,
-    code_version=CODE_VERSION,
-    group_name="curation",
+    code_version=LANGUAGE_VERSION,
+    group_name=GROUP_CURATION,
     kinds={"parquet"},
     check_specs=check_specs(ASSET, (("covers_documents", "Exactly one label per document of the shard."),)),
     description="fastText lid.176 language, score and top-k per document, with a second opinion on low scores.",
@@ -39,7 +39,7 @@ def language(context: dg.AssetExecutionContext, storage: StorageResource, langid
     store = storage.store()
     docs_info = store.require_info(DOCUMENTS, snapshot, shard)
     cfg = langid.config()
-    fp = digest(CODE_VERSION, docs_info["fingerprint"], cfg, file_identity(cfg.resolved_model_path))
+    fp = digest(LANGUAGE_VERSION, docs_info["fingerprint"], cfg, file_identity(cfg.resolved_model_path))
 
     def compute(_stored):
         docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "text"])

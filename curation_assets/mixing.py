@@ -20,12 +20,12 @@ from curation.core.fingerprints import digest, file_identity
 from curation.mixing.check import load_mixture
 from curation.mixing.config import MixtureConfig, automation_spec
 from curation.mixing.source import CORPORA, Unit, corpus_rows, units as mixture_units
+from curation_assets.constants import CORPORA_VERSION, GROUP_MIXING, MIXTURE_VERSION
 from curation_assets.common import fail_fast
 from curation_assets import automation
 from curation_assets.settings import PROJECT_ROOT, mixture_files
 from resources import StorageResource
 
-MIXTURE_VERSION = "mixture-v2"
 DEFAULT_MIXTURE = str(PROJECT_ROOT / "mixtures" / "demo.yaml")
 # eager, keyed on data versions: a rerun that recomputed nothing upstream does not rebuild the mixture
 EAGER = automation.ON_CHANGE
@@ -38,9 +38,9 @@ class CorporaConfig(dg.Config):
 
 
 @dg.asset(
-    code_version="corpora-v2",
+    code_version=CORPORA_VERSION,
     automation_condition=automation.ONCE_NO_DEPS,
-    group_name="mixing",
+    group_name=GROUP_MIXING,
     kinds={"parquet"},
     description="Extra corpora the mixtures draw from (a user's Wikipedia, code or book dump), registered from the "
                 "JSONL or Parquet files the mixture definitions name: one table each (with token counts), with lineage.",
@@ -58,7 +58,7 @@ def corpora(context: dg.AssetExecutionContext, config: CorporaConfig, storage: S
     for path in [config.path] if config.path else mixture_files():
         check_mixture_file(path)
         for c in load_mixture(path).corpora:
-            fp = digest("corpora-v2", c.__dict__, file_identity(c.path), tid)
+            fp = digest(CORPORA_VERSION, c.__dict__, file_identity(c.path), tid)
             info = store.info(CORPORA, c.name, "all")
             if info and info.get("fingerprint") == fp:
                 counts[c.name], recomputed[c.name] = info["rows"], False
@@ -87,15 +87,12 @@ def _safe(name: str) -> str:
 
 
 def _lenient(path: str) -> dict:
-    """The raw YAML for wiring the asset's dependencies at load time (errors are reported when it runs)."""
-    import yaml
+    """The parsed mixture for wiring the asset's dependencies at load time ({} when it cannot be read; errors are
+    reported by the CLI's check and when it runs). Parsed once per process, aliases refused."""
+    from curation.mixing.loading import read_mixture
 
-    try:
-        with open(path) as fh:
-            raw = yaml.safe_load(fh)
-        return raw if isinstance(raw, dict) else {}
-    except (OSError, yaml.YAMLError):
-        return {}
+    raw, _ = read_mixture(path)
+    return raw if isinstance(raw, dict) else {}
 
 
 def _classifier_summary(store) -> dict | None:
@@ -121,14 +118,9 @@ def automation_condition(raw: dict) -> dg.AutomationCondition | None:
 
 def _fingerprint(store, cfg: MixtureConfig, units: list[Unit], tid: str) -> str:
     """From Parquet footers only: staleness over thousands of shards without reading data."""
-    fps = []
-    for u in units:
-        if u.kind == "crawl":
-            assets = ("documents", "language", "dedup", "quality", "tokens") + (("rewrites",) if cfg.rewrites else ())
-            fps.append([u.key] + [(store.info(a, u.snapshot, u.shard) or {}).get("fingerprint") for a in assets])
-        else:
-            fps.append([u.key, (store.info(CORPORA, u.snapshot, "all") or {}).get("fingerprint")])
-    return digest(MIXTURE_VERSION, cfg.as_dict(), tid, fps)
+    from curation.mixing.mixture import input_fingerprints
+
+    return digest(MIXTURE_VERSION, cfg.as_dict(), tid, input_fingerprints(store, cfg, units))
 
 
 def _load(path: str, store) -> MixtureConfig:
@@ -144,10 +136,13 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
     """The asset building the mixture defined in ``path`` (``mixtures/<stem>``)."""
     from curation_assets.partitions import SHARDS
 
+    from curation.mixing.check import validate_mixture_file
+
     stem = _safe(Path(path).stem)
     raw = _lenient(path)
-    reads = ["documents", "language", "dedup", "quality", "tokens"] + (["rewrites"] if raw.get("rewrites", True)
-                                                                          else []) + ["corpora"]
+    problems = validate_mixture_file(path)  # every number checked at load: a broken file is never automated
+    reads = ["documents", "language", "dedup", "quality", "tokens", "contamination", "pii", "blocklist"] + (
+        ["rewrites"] if raw.get("rewrites", True) else []) + ["corpora"]
 
     @dg.op(name=f"{stem}_plan", ins={a: dg.In(dg.Nothing) for a in reads},
            out={"plan": dg.Out(), "units": dg.DynamicOut()})
@@ -155,7 +150,9 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
         from curation.mixing.build import add_stats, make_plan, prepare, topic_model
         from curation.models.tokenizer import tokenizer_id
         from curation.mixing.plan import Statistics
-        from curation.mixing.publish import new_version, published
+        from curation.mixing.mixture import plan_fingerprint
+        from curation.mixing.publish import discard, new_version, note_unchanged, published, unchanged_note
+        from curation.mixing.build import unweighted
 
         mpath = config.path or path
         store = storage.store()
@@ -165,18 +162,33 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
         tid = tokenizer_id(cfg.tokenizer)
         fp = _fingerprint(store, cfg, units, tid)
         old = published(store, cfg.name)
-        if old and old.get("fingerprint") == fp and not config.force:
+        note = unchanged_note(store, cfg.name) if old else {}
+        if old and not config.force and (old.get("fingerprint") == fp or (note.get("fingerprint") == fp and
+                                                                          note.get("version") == old["version"])):
             context.log.info(f"mixture {cfg.name} is up to date ({old.get('version')})")
-            yield dg.Output({"path": mpath, "up_to_date": True, "fingerprint": fp}, "plan")
+            yield dg.Output({"path": mpath, "up_to_date": True, "fingerprint": old["fingerprint"],
+                             "unweighted": note.get("unweighted") if old.get("fingerprint") != fp else None}, "plan")
             return
         t0, version = time.perf_counter(), new_version(fp)
-        report, stats = Counter(), Statistics(cfg.weights, cfg.rehydrate)
+        report, stats = Counter(), Statistics(cfg.weights, cfg.rehydrate, cfg.group_by)
         topics = topic_model(store, cfg, units, tid) if "topic" in cfg.group_by else None
+        contributing = []
         for u in units:
-            add_stats(stats, prepare(store, cfg, u, version, tid, report, topics))
+            df = prepare(store, cfg, u, version, tid, report, topics)
+            add_stats(stats, df)
+            contributing += [u] if df.height or topics else []
         plans = make_plan(store, cfg, units, version, stats)
+        pfp = plan_fingerprint(store, cfg, tid, plans, contributing)
+        if old and old.get("plan_fingerprint") == pfp and not config.force:
+            discard(store, cfg.name, version)  # the same plan over the same inputs: no new version
+            note_unchanged(store, cfg.name, fp, old["version"], unweighted(report))
+            context.log.info(f"mixture {cfg.name}: the plan and its inputs are unchanged; {old['version']} stays")
+            yield dg.Output({"path": mpath, "up_to_date": True, "fingerprint": old["fingerprint"],
+                             "unweighted": unweighted(report)}, "plan")
+            return
         context.log.info(f"mixture {cfg.name}: plan for {len(plans)} groups over {len(units)} units ({version})")
-        yield dg.Output({"path": mpath, "up_to_date": False, "fingerprint": fp, "version": version, "tokenizer": tid,
+        yield dg.Output({"path": mpath, "up_to_date": False, "fingerprint": fp, "plan_fingerprint": pfp,
+                         "version": version, "tokenizer": tid,
                          "plans": {g: p.as_dict() for g, p in plans.items()}, "report": dict(report),
                          "plan_seconds": time.perf_counter() - t0}, "plan")
         for u in units:
@@ -198,7 +210,7 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
     def publish(context: dg.OpExecutionContext, storage: StorageResource, plan: dict, outputs: list):
         from curation.mixing.plan import GroupPlan
         from curation.mixing.mixture import finalize
-        from curation.mixing.publish import publish as flip, published
+        from curation.mixing.publish import NotPublished, publish as flip, published
 
         store = storage.store()
         cfg = load_mixture(plan["path"])
@@ -206,19 +218,26 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
             man, recomputed = published(store, cfg.name), False
             with store.fs.open(store.side_path("mixtures", cfg.name, f"{man['version']}/DATA_CARD.md"), "r") as fh:
                 card = fh.read()
+            if plan.get("unweighted") is not None:  # inputs changed, plan did not: what they left out is new
+                man = {**man, "stats": {**man["stats"], "unweighted": plan["unweighted"]}}
         else:
             plans = {g: GroupPlan.from_dict(p) for g, p in plan["plans"].items()}
             seconds = plan["plan_seconds"] + sum(o["seconds"] for o in outputs)
             man, files = finalize(cfg, plans, outputs, Counter(plan["report"]), {
-                "fingerprint": plan["fingerprint"], "version": plan["version"], "tokenizer": plan["tokenizer"],
-                "seconds": round(seconds, 2), "classifier": _classifier_summary(store)})
-            man["removed_versions"] = flip(store, cfg, plan["version"], man, files)
+                "fingerprint": plan["fingerprint"], "plan_fingerprint": plan["plan_fingerprint"],
+                "version": plan["version"], "tokenizer": plan["tokenizer"], "seconds": round(seconds, 2),
+                "classifier": _classifier_summary(store)})
+            try:
+                man["removed_versions"] = flip(store, cfg, plan["version"], man, files, plans)
+            except NotPublished as exc:  # the current version stays; one line, no retry
+                raise dg.Failure(description=str(exc), allow_retries=False) from None
             card, recomputed = files["DATA_CARD.md"], True
         return dg.Output(None, data_version=dg.DataVersion(plan["fingerprint"]), metadata={
             "recomputed": recomputed, "mixture": cfg.name, "version": man["version"],
             "total_tokens": man["total_tokens"], "target_tokens": man["target_total_tokens"],
             "parts": len(man["shards"]), "data_card": dg.MetadataValue.md(card),
             "removed_by_keep_rules": dg.MetadataValue.json(man["stats"]["removed"]),
+            "unweighted_groups": dg.MetadataValue.json(man["stats"].get("unweighted") or {}),
             "manifest": dg.MetadataValue.path(store.side_url("mixtures", cfg.name, "manifest.json")),
             "fingerprint": plan["fingerprint"]})
 
@@ -229,10 +248,11 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
     compose.__signature__ = __import__("inspect").Signature(
         [__import__("inspect").Parameter(a, __import__("inspect").Parameter.KEYWORD_ONLY) for a in reads])
     return dg.graph_asset(
-        compose_fn=compose, name=stem, key_prefix="mixtures", group_name="mixing", kinds={"parquet"},
+        compose_fn=compose, name=stem, key_prefix="mixtures", group_name=GROUP_MIXING, kinds={"parquet"},
         ins={a: dg.AssetIn(key=a, dagster_type=dg.Nothing) for a in reads},
-        automation_condition=automation_condition(raw),
-        description=f"The training mixture defined in {os.path.relpath(path, PROJECT_ROOT)}: weighted groups of "
+        automation_condition=None if problems else automation_condition(raw),
+        description=(f"NOT AUTOMATED: {problems[0]} " if problems else "") +
+                    f"The training mixture defined in {os.path.relpath(path, PROJECT_ROOT)}: weighted groups of "
                     "kept documents (crawl snapshots, accepted rewrites, registered corpora) to a token budget, planned "
                     "from per-group statistics, written per shard (in parallel with the multiprocess execution config), "
                     "published as a new version with a "

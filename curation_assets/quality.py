@@ -12,6 +12,7 @@ from curation.quality.classifier import bucket_of
 from curation.core.fingerprints import digest
 from curation.quality.filters import FILTERS, Thresholds, decide
 from curation.quality.signals import SignalConfig, quality_schema, signals_table
+from curation_assets.constants import GROUP_QUALITY, QUALITY_VERSION
 from curation_assets import automation
 from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.documents import ASSET as DOCUMENTS, documents
@@ -22,7 +23,6 @@ from curation_assets.classifier import classifier_meta, quality_classifier, stor
 from resources import QualityResource, StorageResource
 
 QUALITY = "quality"
-QUALITY_VERSION = "quality-v1"
 
 
 def _info(df, scores_fp, t_sig, urls, scores, ppl, rescored=True, perplexity_median=None) -> dict:
@@ -47,7 +47,7 @@ def _info(df, scores_fp, t_sig, urls, scores, ppl, rescored=True, perplexity_med
     deps=[documents, language, quality_classifier],
     automation_condition=automation.ON_CHANGE,
     code_version=QUALITY_VERSION,
-    group_name="quality",
+    group_name=GROUP_QUALITY,
     kinds={"parquet"},
     check_specs=check_specs(QUALITY, (("covers_documents", "One quality row per document of the shard."),)),
     description="Per document: the Gopher quality / repetition, C4 and FineWeb signals and verdicts (published "

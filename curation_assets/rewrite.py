@@ -17,11 +17,13 @@ from curation.quality.classifier import bucket_of
 from curation.core.fingerprints import digest
 from curation.quality.signals import SignalConfig, signals_table
 from curation.quality.filters import Thresholds, decide
+from curation_assets.constants import GPU_POOL, GROUP_REWRITING, REWRITE_VERSION
 from curation_assets import automation
 from curation_assets.settings import rewrite_auth
 from curation.llm.backends import BackendError, GenerationParams
 from curation.llm.chunk_cache import StoreChunkCache
 from curation.rewrite.rewriter import RejectionRules, Selection, rewrite_documents, select
+from curation.core import tables
 from curation_assets.common import fail_fast, RETRY, check_specs, counts_table
 from curation_assets.shard_step import shard_step
 from curation_assets.dedup import DEDUP, dedup
@@ -34,25 +36,6 @@ from resources.backends import make_backend
 from resources import QualityResource, RewriteResource, StorageResource
 
 REWRITES = "rewrites"
-REWRITE_VERSION = "rewrites-v1"
-POOL = "gpu"  # deploy/dagster.yaml limits this pool, so model-bound steps run one at a time per device
-
-
-def rewrites_schema() -> pa.Schema:
-    return pa.schema([
-        pa.field("id", pa.string(), nullable=False), pa.field("source_id", pa.string()),
-        pa.field("snapshot", pa.string()), pa.field("url", pa.string()), pa.field("language", pa.string()),
-        pa.field("prompt", pa.string()), pa.field("prompt_version", pa.string()), pa.field("model", pa.string()),
-        pa.field("params", pa.string()), pa.field("text", pa.string()), pa.field("chunks", pa.int32()),
-        pa.field("tokens_in", pa.int64()), pa.field("tokens_out", pa.int64()), pa.field("cached_chunks", pa.int32()),
-        pa.field("seconds", pa.float64()), pa.field("accepted", pa.bool_()), pa.field("reject_reason", pa.string()),
-        pa.field("quality_pass", pa.bool_()), pa.field("quality_reason", pa.string()),
-        pa.field("classifier_score", pa.float32()), pa.field("quality_bucket", pa.int8()),
-        pa.field("source_quality_reason", pa.string()), pa.field("source_classifier_score", pa.float32()),
-        pa.field("source_quality_bucket", pa.int8()),
-    ], metadata={"description": "LLM rewrites with provenance, rejection reason and the quality stage's verdict."})
-
-
 
 
 def settings(cfg: RewriteResource):
@@ -98,13 +81,13 @@ def _md_cell(text: str, n: int = 400) -> str:
 
 
 @dg.asset(
-    pool=POOL,
+    pool=GPU_POOL,
     retry_policy=RETRY,
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents, language, dedup, quality],
     automation_condition=automation.ON_CHANGE,
     code_version=REWRITE_VERSION,
-    group_name="rewriting",
+    group_name=GROUP_REWRITING,
     kinds={"pytorch", "parquet"},
     check_specs=check_specs(REWRITES, (("rewrites_scored", "Every rewrite carries the quality stage's verdict."),)),
     description="Documents that fail the quality decision but sit in a recoverable quality band (REWIRE, "
@@ -176,7 +159,7 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
                     "classifier_score": float(scores[k]), "quality_bucket": int(buckets[k]),
                     "source_quality_reason": src["quality_reason"], "source_classifier_score": src["classifier_score"],
                     "source_quality_bucket": src["quality_bucket"]})
-            table = pa.Table.from_pylist(rows, schema=rewrites_schema())
+            table = pa.Table.from_pylist(rows, schema=tables.REWRITES)
             gen_s = stats.get("generation_seconds", 0.0)
             samples = [{"url": row["url"], "before": texts[k][:1500], "after": row["text"][:1500],
                         "accepted": row["accepted"], "reason": row["reject_reason"]} for k, row in enumerate(rows[:4])]
@@ -205,5 +188,5 @@ def rewrites(context: dg.AssetExecutionContext, storage: StorageResource, rewrit
         "tokens_per_second": dg.MetadataValue.float(round(tps, 1) if tps else 0.0),
         "samples": dg.MetadataValue.md("\n".join(md) if info.get("samples") else "_no rewrites in this shard_"),
     }
-    return step.result(rewrites_schema(), had_input=info.get("selected", 0) > 0, metadata=metadata, checks=[
+    return step.result(tables.REWRITES, had_input=info.get("selected", 0) > 0, metadata=metadata, checks=[
         dg.AssetCheckResult(check_name="rewrites_scored", passed=step.table.column("quality_pass").null_count == 0)])

@@ -1,5 +1,8 @@
-"""The skeleton every per-shard table shares: fingerprint -> skip when up to date -> compute, time and write ->
-metadata -> checks.
+"""The skeleton every table-writing asset shares (per shard, per snapshot or global): fingerprint -> skip when up
+to date -> compute, time and write -> metadata -> checks.
+
+A per-snapshot or global table is addressed like a shard table, with a fixed key in place of the partition's
+(``dedup_clusters``: its snapshot and ``members``; ``quality_annotations``: ``_all`` and ``_global``).
 
 An asset computes its fingerprint (its code version and everything its output depends on, upstream
 fingerprints included) and hands it to ``shard_step`` with a ``compute`` function. When the table stored for
@@ -37,12 +40,14 @@ class ShardStep:
     def url(self) -> str:
         return self.store.url(self.asset, self.snapshot, self.shard)
 
-    def result(self, expected: pa.Schema, had_input: bool, metadata: dict | None = None,
+    def result(self, expected: pa.Schema | None, had_input: bool = True, metadata: dict | None = None,
                checks: list[dg.AssetCheckResult] = ()) -> dg.MaterializeResult:
-        """The materialisation: common metadata + ``metadata``, the fingerprint as data version, the common
-        checks (schema, non-empty, unique ids) + ``checks``."""
-        schema = self.table.schema if self.recomputed else self.store.schema(self.asset, self.snapshot, self.shard)
-        results = check_results(schema, expected, self.table.column("id"), had_input) + list(checks)
+        """The materialisation: common metadata + ``metadata`` (which may override it), the fingerprint as data
+        version, the common checks (schema, non-empty, unique ids; none when ``expected`` is None) + ``checks``."""
+        results = list(checks)
+        if expected is not None:
+            schema = self.table.schema if self.recomputed else self.store.schema(self.asset, self.snapshot, self.shard)
+            results = check_results(schema, expected, self.table.column("id"), had_input) + results
         md = base_metadata(self.info, self.url, self.recomputed, self.nbytes)
         md.update(metadata or {})
         return dg.MaterializeResult(metadata=md, data_version=dg.DataVersion(self.fingerprint), check_results=results)
@@ -55,13 +60,15 @@ def shard_step(context, store, asset: str, snapshot: str, shard: str, fingerprin
 
     ``compute(stored_info)`` gets the stored footer info (None when there is none; an asset can reuse part of
     the stored work, as quality does when only its thresholds changed) and returns ``(table, info)``.
-    ``columns``: what to read of an up-to-date table for the checks (None: every column).
+    ``columns``: what to read of an up-to-date table for the checks (None: every column; empty: nothing, for a
+    table without checks).
     """
     stored = store.info(asset, snapshot, shard)
     if stored and stored.get("fingerprint") == fingerprint and not force and (fresh is None or fresh()):
         context.log.info(f"{asset} of {snapshot} shard {shard} is up to date (fingerprint {fingerprint[:12]}); "
                          "not recomputed")
-        table = store.read(asset, snapshot, shard, columns=list(columns) if columns is not None else None)
+        table = (store.read(asset, snapshot, shard, columns=list(columns) if columns is not None else None)
+                 if columns is None or len(columns) else None)
         return ShardStep(store, asset, snapshot, shard, fingerprint, stored, False, table,
                          store.size(asset, snapshot, shard))
     t0, c0 = time.perf_counter(), time.process_time()

@@ -8,6 +8,7 @@ snapshots that appeared under the crawl root and records the fingerprint of each
 
 import dagster as dg
 
+from curation_assets.constants import GROUP_CRAWL
 from curation_assets.crawl_state import changed_versions, new_snapshots
 from curation_assets.partitions import SNAPSHOT_SHARDS, SNAPSHOTS
 from resources import CrawlSourceResource, StorageResource
@@ -15,7 +16,7 @@ from resources import CrawlSourceResource, StorageResource
 
 @dg.observable_source_asset(
     partitions_def=SNAPSHOT_SHARDS,
-    group_name="crawl",
+    group_name=GROUP_CRAWL,
     description="WARC (or WET/JSONL/Parquet) files of each snapshot, grouped into shards by a stable hash of their path.",
 )
 def warc_files(context, crawl: CrawlSourceResource, storage: StorageResource) -> dg.DataVersionsByPartition:

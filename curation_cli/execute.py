@@ -11,8 +11,20 @@ import multiprocessing
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+from curation.core.pool import ENV as SHARD_WORKERS_ENV, available_cpus, parse_workers
 from curation_cli.plan import SAMPLES_WHAT_EXISTS, Item
 
+
+
+def share_cores(workers: int, shard_workers: int | None = None) -> int:
+    """Processes per run for the per-shard stages (``curation.core.pool``), set in $CURATION_SHARD_WORKERS for
+    this process and the workers it spawns: ``shard_workers`` if given, else the variable if the user set it, else
+    cores // ``workers``. So ``--workers N`` runs side by side with a pool of cores // N each make about one busy
+    process per core, never N x cores: N = cores (the default) runs shards side by side, one process each;
+    --workers 1 runs one partition at a time on every core (a few large shards)."""
+    n = shard_workers or parse_workers(os.environ.get(SHARD_WORKERS_ENV)) or max(1, available_cpus() // workers)
+    os.environ[SHARD_WORKERS_ENV] = str(n)
+    return n
 
 
 def log_config(level: str = "CRITICAL") -> dict:
@@ -146,7 +158,7 @@ def execute(items, upstream, workers: int, init_args: tuple, op_config: dict, on
     else:  # spawn: a worker never inherits the parent's Dagster threads or SQLite connections
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=init,
-                                   initargs=(*init_args, True, max(1, (os.cpu_count() or 1) // workers)))
+                                   initargs=(*init_args, True, max(1, available_cpus() // workers)))
     outcomes: dict[int, Outcome] = {}
     running: dict[Future, int] = {}
     waiting = list(range(len(items)))

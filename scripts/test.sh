@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh test
 . .venv/bin/activate
+# the layering rules of pyproject.toml [tool.importlinter]: pure code imports no Dagster, stages not each other
+lint-imports
 exec python -m pytest -q "$@"

@@ -19,6 +19,23 @@ REQUIRE_QUALITY_PASS = True
 #: Lowest classifier decile bucket kept (0: every bucket).
 MIN_QUALITY_BUCKET = 0
 
+#: Documents whose URL is on a blocklist (curation.labels.blocklist) are dropped.
+BLOCKLIST = True
+#: Benchmark contamination (curation.labels.decontaminate): "cut" removes the matched spans with a margin when
+#: the mixture is written and drops a document that matched more than MAX_CONTAMINATED_ITEMS items (NeMo
+#: Curator's former task decontamination: 200 characters either side, dropped past 10 splits); "drop" drops every
+#: contaminated document; "keep" does neither.
+CONTAMINATION = "cut"
+CONTAMINATION_MODES = ("cut", "drop", "keep")
+CONTAMINATION_MARGIN = 200
+MAX_CONTAMINATED_ITEMS = 10
+#: Personal data replaced by placeholders when the mixture is written (curation.labels.pii's types and texts).
+PII_PLACEHOLDERS = {"email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP_ADDRESS>", "credit_card": "<CARD_NUMBER>",
+                    "iban": "<IBAN>"}
+REDACT_PII = tuple(PII_PLACEHOLDERS)
+#: The shipping labels' columns, read when the tables exist (a mixture over unlabelled shards notes it).
+SHIPPING_COLUMNS = {"contamination": ["id", "hits"], "blocklist": ["id", "blocklists"]}
+
 #: The label columns each rule reads (per table), so callers read only these.
 LABEL_COLUMNS = {"language": ["id", "language", "language_score"], "dedup": ["id", "keep", "cluster_size"],
                  "quality": ["id", "quality_pass", "quality_bucket"]}
@@ -31,6 +48,23 @@ class KeepRules:
     dedup: bool = DEDUP
     require_quality_pass: bool = REQUIRE_QUALITY_PASS
     min_quality_bucket: int = MIN_QUALITY_BUCKET
+    blocklist: bool = BLOCKLIST
+    contamination: str = CONTAMINATION
+    max_contaminated_items: int = MAX_CONTAMINATED_ITEMS
+
+    def shipping_rules(self) -> list:
+        """(name, Polars condition) over ``contamination_hits`` and ``blocklisted`` (null: not labelled, kept)."""
+        import polars as pl
+
+        rules = []
+        if self.blocklist:
+            rules.append(("blocklisted", ~pl.col("blocklisted").fill_null(False)))
+        hits = pl.col("contamination_hits").fill_null(0)
+        if self.contamination == "drop":
+            rules.append(("removed for contamination", hits == 0))
+        elif self.contamination == "cut":
+            rules.append(("removed for contamination", hits <= self.max_contaminated_items))
+        return rules
 
     def language_rules(self) -> list:
         """(name, Polars condition) for the language rules: the language list and the score threshold."""
@@ -80,3 +114,34 @@ class KeepRules:
         for _, cond in self.rules() if rules is None else rules:
             out = out & cond.fill_null(False)
         return out
+
+
+def edit_text(text: str, cuts, margin: int, pii, placeholders: dict) -> tuple[str, int, int]:
+    """``text`` with each ``cuts`` span (``[start, end]``) and ``margin`` characters either side removed (the
+    pieces joined by a line break) and each ``pii`` span (``{type, start, end}``) of a type in ``placeholders``
+    replaced by its placeholder; a personal-data span inside a cut goes with the cut. Returns (text, characters
+    cut, spans redacted)."""
+    n = len(text)
+    edits = []
+    for s, e in cuts or ():
+        s, e = max(0, int(s) - margin), min(n, int(e) + margin)
+        if edits and s <= edits[-1][1]:
+            edits[-1] = (edits[-1][0], max(e, edits[-1][1]), "\n")
+        else:
+            edits.append((s, e, "\n"))
+    cut_chars = sum(e - s for s, e, _ in edits)
+    redacted = 0
+    for span in pii or ():
+        s, e, t = int(span["start"]), int(span["end"]), span["type"]
+        if t in placeholders and not any(s < ce and cs < e for cs, ce, _ in edits if _ == "\n"):
+            edits.append((s, e, placeholders[t]))
+            redacted += 1
+    out, at = [], 0
+    for s, e, rep in sorted(edits):
+        if s < at:
+            continue
+        out.append(text[at:s])
+        out.append(rep)
+        at = e
+    out.append(text[at:])
+    return "".join(out), cut_chars, redacted

@@ -15,6 +15,7 @@ cover the data and only the footer is read.)
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -24,17 +25,30 @@ import struct
 import uuid
 import zlib
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.core.names import safe_relative
+from curation.core.remote import bounded_fs
 
 _META_KEY = b"curation"
 _DATA_KEY = b"curation_data"  # "<bytes>:<crc32 hex>" of everything the file holds before its footer
 log = logging.getLogger("curation.core.storage")
 _ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR})
 _VERIFIED: set[tuple] = set()  # (path, size, mtime_ns) of local tables whose data this process has verified
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+@contextlib.contextmanager
+def naming_full_disk(path: str):
+    """A write that runs out of space (disk full, quota, file size limit) fails in one line naming ``path``, the
+    file it was writing, instead of a bare ``[Errno 28] No space left on device``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _FULL_ERRNOS or path in str(exc):
+            raise
+        raise OSError(exc.errno, f"{exc.strerror or os.strerror(exc.errno)} writing {path}") from exc
 
 
 class DamagedTableError(ValueError):
@@ -76,7 +90,7 @@ class ShardStore:
 
     def __init__(self, base: str, storage_options: dict | None = None):
         self.base = base.rstrip("/")
-        self.fs, self._base_path = fsspec.core.url_to_fs(self.base, **(storage_options or {}))
+        self.fs, self._base_path = bounded_fs(self.base, storage_options)
         protocol = self.fs.protocol
         self.is_local = bool({"file", "local"} & set((protocol,) if isinstance(protocol, str) else protocol))
 
@@ -108,7 +122,7 @@ class ShardStore:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             tmp = f"{target}.tmp-{uuid.uuid4().hex}"
             try:
-                with open(tmp, "wb") as fh:
+                with naming_full_disk(target), open(tmp, "wb") as fh:
                     _write_checksummed(table, fh)
                     fh.flush()
                     os.fsync(fh.fileno())
@@ -117,7 +131,7 @@ class ShardStore:
                 if os.path.exists(tmp):
                     os.remove(tmp)
             return os.path.getsize(target)
-        with self.fs.open(target, "wb") as fh:
+        with naming_full_disk(self.url(asset, snapshot, shard)), self.fs.open(target, "wb") as fh:
             _write_checksummed(table, fh)
         return int(self.fs.info(target)["size"])
 
@@ -234,13 +248,15 @@ class ShardStore:
         target = self.side_path(asset, snapshot, name)
         if self.is_local:
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            write(target)
+            with naming_full_disk(target):
+                write(target)
             return os.path.getsize(target)
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="curation-side-") as tmp:
             local = os.path.join(tmp, name)
-            write(local)
+            with naming_full_disk(local):
+                write(local)
             self.fs.put(local, target)
             return os.path.getsize(local)
 

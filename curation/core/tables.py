@@ -1,4 +1,8 @@
-"""The record schemas of every per-shard table, defined once (Dolma-style documents + attributes)."""
+"""The record schemas of the tables, each defined once (Dolma-style documents + attributes).
+
+Two families live with the stage that computes their columns: the quality signals
+(``curation.quality.signals.quality_schema``, built from the signal list) and the label tables
+(``curation.labels``: contamination, pii, blocklist)."""
 
 from __future__ import annotations
 
@@ -84,6 +88,33 @@ DEDUP = pa.schema(
     ],
     metadata={"description": "Deduplication labels per document; the keep rule is applied downstream."},
 )
+
+
+#: One row per token-counted document (the mixing tokenizer's counts).
+TOKENS = pa.schema([pa.field("id", pa.string(), nullable=False), pa.field("tokens", pa.int32(), nullable=False)],
+                   metadata={"description": "Tokens per document with the default mixing tokenizer."})
+
+#: LLM grades of a crawl sample (global table of quality_annotations).
+ANNOTATIONS = pa.schema([pa.field("id", pa.string(), nullable=False), pa.field("snapshot", pa.string()),
+                  pa.field("url", pa.string()), pa.field("text", pa.string()), pa.field("grade", pa.int8()),
+                  pa.field("parsed", pa.bool_()), pa.field("answer", pa.string()),
+                  pa.field("finish_reason", pa.string()), pa.field("prompt", pa.string()),
+                  pa.field("model", pa.string())],
+                 metadata={"description": "LLM grades (0-5) of a crawl sample, with the raw answers."})
+
+#: One row per rewritten document: the rewrite, its provenance and the quality stage's verdict.
+REWRITES = pa.schema([
+    pa.field("id", pa.string(), nullable=False), pa.field("source_id", pa.string()),
+    pa.field("snapshot", pa.string()), pa.field("url", pa.string()), pa.field("language", pa.string()),
+    pa.field("prompt", pa.string()), pa.field("prompt_version", pa.string()), pa.field("model", pa.string()),
+    pa.field("params", pa.string()), pa.field("text", pa.string()), pa.field("chunks", pa.int32()),
+    pa.field("tokens_in", pa.int64()), pa.field("tokens_out", pa.int64()), pa.field("cached_chunks", pa.int32()),
+    pa.field("seconds", pa.float64()), pa.field("accepted", pa.bool_()), pa.field("reject_reason", pa.string()),
+    pa.field("quality_pass", pa.bool_()), pa.field("quality_reason", pa.string()),
+    pa.field("classifier_score", pa.float32()), pa.field("quality_bucket", pa.int8()),
+    pa.field("source_quality_reason", pa.string()), pa.field("source_classifier_score", pa.float32()),
+    pa.field("source_quality_bucket", pa.int8()),
+], metadata={"description": "LLM rewrites with provenance, rejection reason and the quality stage's verdict."})
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -1,12 +1,12 @@
-"""Stage 2 of ``curation.dedup``: clusters of one snapshot from every shard's bucket files, merged one
-key range at a time, with connected components over the edges; the incremental cross-snapshot index."""
+"""Stage 2 of ``curation.dedup``: clusters of one snapshot from every shard's bucket files, merged one key range
+at a time, each kind (band) in its own pool task, with connected components; the cross-snapshot index."""
 
 from __future__ import annotations
+import time
 from dataclasses import dataclass, field
 import numpy as np
 from curation.dedup.arrays import ArrayFile, ArrayFileWriter, kinds
 from curation.dedup.config import DedupConfig
-
 
 # ----------------------------------------------------------------------------------------- clustering
 
@@ -103,9 +103,108 @@ def _union(nodes: np.ndarray, labels: np.ndarray, u: np.ndarray, v: np.ndarray) 
     return new_nodes, rep[comp]
 
 
+#: a snapshot with fewer documents than this per worker clusters in fewer processes (a worker costs a second)
+MIN_DOCS_PER_WORKER = 1_000_000
+
+
+@dataclass
+class _KindPart:
+    """One kind's (a band's, the text or URL hashes') edge components, repeated keys and prior matches."""
+    kind: str
+    nodes: np.ndarray
+    labels: np.ndarray
+    repeated: list
+    prior_hits: list
+    prior_exact: list
+    edges: int | None
+    dropped: int | None
+    seconds: float
+
+
+class _Snapshot:
+    """A clustering worker's view of the bucket files (and earlier snapshots' indexes), opened once."""
+    def __init__(self, names: list[str], paths: list[str], rows: list[int], config: DedupConfig,
+                 prior_paths: list[str], chunk: int):
+        self.shards = [ShardInput(n, ArrayFile(p), r) for n, p, r in zip(names, paths, rows)]
+        self.prior = [PriorIndex(str(i), ArrayFile(p)) for i, p in enumerate(prior_paths)]
+        self.config, self.chunk = config, chunk
+        self.offsets = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+
+
+def _kind_part(snap: _Snapshot, k: int) -> _KindPart:
+    """One kind's keys merged from every shard one key range at a time; its edges (after the candidate check,
+    for a band) reduced to components. Kinds are independent of each other until the union."""
+    t0 = time.perf_counter()
+    config, shards, offsets, prior = snap.config, snap.shards, snap.offsets, snap.prior
+    n_bands = config.minhash.num_buckets
+    kind = kinds(n_bands)[k]
+    is_band = k < n_bands
+    link = (config.near if is_band else config.exact if kind == "text" else config.url)
+    check_prior = bool(prior) and (config.near if is_band else (config.exact and kind == "text"))
+    key_arrays = [s.buckets[f"{kind}.keys"] for s in shards]
+    row_arrays = [s.buckets[f"{kind}.rows"] for s in shards]
+    n_keys = sum(len(a) for a in key_arrays)
+    us, vs, repeated, prior_hits, prior_exact = [], [], [], [], []
+    for lo, hi in _ranges(n_keys, snap.chunk):
+        parts_k, parts_g = [], []
+        for i, (ka, ra) in enumerate(zip(key_arrays, row_arrays)):
+            i0, i1 = _slice(ka, lo, hi)
+            if i1 > i0:
+                parts_k.append(np.asarray(ka[i0:i1]))
+                parts_g.append(np.asarray(ra[i0:i1]).astype(np.int64) + offsets[i])
+        if not parts_k:
+            continue
+        keys = np.concatenate(parts_k)
+        gidx = np.concatenate(parts_g)
+        if check_prior:
+            for p, pi in enumerate(prior):
+                name = f"{kind}.keys"
+                pk = pi.index[name] if name in pi.index else np.empty(0, np.uint64)
+                if len(pk) == 0:
+                    continue
+                pos = np.searchsorted(pk, keys)
+                pos[pos == len(pk)] = 0
+                hit = pk[pos] == keys
+                if hit.any():
+                    prior_hits.append((gidx[hit], p))
+                    if kind == "text":
+                        prior_exact.append(gidx[hit])
+        order = np.argsort(keys, kind="stable")
+        keys, gidx = keys[order], gidx[order]
+        same = keys[1:] == keys[:-1]
+        if not same.any():
+            continue
+        if not is_band:
+            repeated += [gidx[1:][same], gidx[:-1][same]]
+        if link:
+            us.append(gidx[:-1][same])
+            vs.append(gidx[1:][same])
+            if is_band and config.min_similarity > 0:  # also each member to its bucket's first: a chain
+                first = np.maximum.accumulate(np.where(np.concatenate(([True], ~same)),  # cut by one dissimilar
+                                                       np.arange(len(keys)), 0))        # member still links
+                star = np.flatnonzero(np.arange(len(keys)) - first >= 2)
+                us.append(gidx[first[star]])
+                vs.append(gidx[star])
+    nodes = labels = np.empty(0, dtype=np.int64)
+    n_edges = dropped = None  # set for the kinds with candidate pairs only
+    if us:
+        u, v = np.concatenate(us), np.concatenate(vs)
+        if is_band and config.min_similarity > 0:
+            u, v, dropped = check_candidates(shards, offsets, u, v, config)
+        n_edges = len(u)
+        if len(u):
+            nodes, labels = _union(nodes, labels, u, v)
+    return _KindPart(kind, nodes, labels, repeated, prior_hits, prior_exact, n_edges, dropped, time.perf_counter() - t0)
+
+
 def find_clusters(shards: list[ShardInput], config: DedupConfig, prior: list[PriorIndex] = (),
-                  chunk: int = 4_000_000) -> Clusters:
-    import time
+                  chunk: int = 4_000_000, workers: int | None = None) -> Clusters:
+    """The snapshot's clusters. Each kind (every band, the text and the URL hashes) is merged on its own, in a
+    pool of worker processes (``curation.core.pool``: ``workers``, else the cores this process may use, one per
+    MIN_DOCS_PER_WORKER documents at most), each reading the memory-mapped bucket files; the kinds' components
+    are joined in kind order as they come. A component's label is its smallest member whatever order the edges
+    arrive in, so the clusters are the same whatever the worker count."""
+    from curation.core.pool import ShardPool, workers_for
 
     shards = sorted(shards, key=lambda s: s.shard)
     n_bands = config.minhash.num_buckets
@@ -114,70 +213,27 @@ def find_clusters(shards: list[ShardInput], config: DedupConfig, prior: list[Pri
             raise ValueError(f"{s.buckets.path}: {s.buckets.meta.get('n_bands')} bands, the configuration has "
                              f"{n_bands}: recompute the signatures")
     offsets = np.concatenate([[0], np.cumsum([s.rows for s in shards])]).astype(np.int64)
-    nodes = np.empty(0, dtype=np.int64)
-    labels = np.empty(0, dtype=np.int64)
+    n_kinds = len(kinds(n_bands))
+    n = workers_for(n_kinds, int(offsets[-1]), MIN_DOCS_PER_WORKER, workers)
+    setup = ([s.shard for s in shards], [s.buckets.path for s in shards], [s.rows for s in shards], config,
+             [p.index.path for p in prior], chunk)
+    nodes = labels = np.empty(0, dtype=np.int64)
     repeated = {"text": [], "url": []}
     prior_hits: list[tuple[np.ndarray, int]] = []
     prior_exact = []
     edges, seconds, dropped = {}, {}, {}
-    for k, kind in enumerate(kinds(n_bands)):
-        t0 = time.perf_counter()
-        is_band = k < n_bands
-        link = (config.near if is_band else config.exact if kind == "text" else config.url)
-        check_prior = bool(prior) and (config.near if is_band else (config.exact and kind == "text"))
-        key_arrays = [s.buckets[f"{kind}.keys"] for s in shards]
-        row_arrays = [s.buckets[f"{kind}.rows"] for s in shards]
-        n_keys = sum(len(a) for a in key_arrays)
-        us, vs = [], []
-        for lo, hi in _ranges(n_keys, chunk):
-            parts_k, parts_g = [], []
-            for i, (ka, ra) in enumerate(zip(key_arrays, row_arrays)):
-                i0, i1 = _slice(ka, lo, hi)
-                if i1 > i0:
-                    parts_k.append(np.asarray(ka[i0:i1]))
-                    parts_g.append(np.asarray(ra[i0:i1]).astype(np.int64) + offsets[i])
-            if not parts_k:
-                continue
-            keys = np.concatenate(parts_k)
-            gidx = np.concatenate(parts_g)
-            if check_prior:
-                for p, pi in enumerate(prior):
-                    name = f"{kind}.keys"
-                    pk = pi.index[name] if name in pi.index else np.empty(0, np.uint64)
-                    if len(pk) == 0:
-                        continue
-                    pos = np.searchsorted(pk, keys)
-                    pos[pos == len(pk)] = 0
-                    hit = pk[pos] == keys
-                    if hit.any():
-                        prior_hits.append((gidx[hit], p))
-                        if kind == "text":
-                            prior_exact.append(gidx[hit])
-            order = np.argsort(keys, kind="stable")
-            keys, gidx = keys[order], gidx[order]
-            same = keys[1:] == keys[:-1]
-            if not same.any():
-                continue
-            if not is_band:
-                repeated[kind].append(gidx[1:][same])
-                repeated[kind].append(gidx[:-1][same])
-            if link:
-                us.append(gidx[:-1][same])
-                vs.append(gidx[1:][same])
-                if is_band and config.min_similarity > 0:  # also each member to its bucket's first: a chain
-                    first = np.maximum.accumulate(np.where(np.concatenate(([True], ~same)),  # cut by one dissimilar
-                                                           np.arange(len(keys)), 0))        # member still links
-                    star = np.flatnonzero(np.arange(len(keys)) - first >= 2)
-                    us.append(gidx[first[star]])
-                    vs.append(gidx[star])
-        if us:
-            u, v = np.concatenate(us), np.concatenate(vs)
-            if is_band and config.min_similarity > 0:
-                u, v, dropped[kind] = check_candidates(shards, offsets, u, v, config)
-            edges[kind] = len(u)
-            if len(u):
-                nodes, labels = _union(nodes, labels, u, v)
-        seconds[kind] = time.perf_counter() - t0
+    with ShardPool(_Snapshot, setup, n, name="dedup clustering") as pool:
+        for part in pool.imap(_kind_part, range(n_kinds)):
+            repeated.setdefault(part.kind, []).extend(part.repeated)
+            prior_hits += part.prior_hits
+            prior_exact += part.prior_exact
+            if part.edges is not None:
+                edges[part.kind] = part.edges
+            if part.dropped is not None:
+                dropped[part.kind] = part.dropped
+            seconds[part.kind] = part.seconds
+            if len(part.nodes):
+                nodes, labels = _union(nodes, labels, part.nodes, part.labels)
 
     def flags(parts):
         return sorted_unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)

@@ -2,12 +2,13 @@
 
 Two stages, both cheap next to the HTML parse:
 
-1. ``SKIP_SELECTORS``, CSS selectors handed to Resiliparse (``skip_elements``) so that whole DOM subtrees are
-   dropped in C before text extraction. Each one adds to Resiliparse's own class/id rules a rule Trafilatura
-   applies in ``xpaths.py`` (``OVERALL_DISCARD_XPATH``: footer, author/byline; ``DISCARD_IMAGE_ELEMENTS``:
-   captions; ``PRECISION_DISCARD_XPATH``: ``<header>``; ``TEASER_DISCARD_XPATH``: teaser, any case, as
-   Trafilatura's ``translate()`` and ``[Aa]uthor`` do) or that Trafilatura's output implies (it never
-   returns the page title ``<h1>`` or ``*title*`` blocks in the body, nor "more ..." teaser boxes).
+1. ``SKIP_SELECTORS`` (curation.extract.skip): whole DOM subtrees Resiliparse skips before text extraction. Each
+   rule is one Trafilatura applies in ``xpaths.py`` (``OVERALL_DISCARD_XPATH``: footer, author/byline;
+   ``DISCARD_IMAGE_ELEMENTS``: captions; ``PRECISION_DISCARD_XPATH``: ``<header>``; ``TEASER_DISCARD_XPATH``:
+   teaser, any case) or that Trafilatura's output implies (no page title ``<h1>``, ``*title*`` blocks, "more ..."
+   teaser boxes). Since issue 24 the selectors only find candidates: a keyword must sit in a class token that
+   is not a WordPress slug (``author-jane``), and ``<body>``/``<main>``/``<article>`` or an element holding most
+   of the page's text are never skipped (curation.extract.skip's docstring).
 2. ``classify_blocks``: jusText's context-sensitive paragraph classification (Pomikálek 2011, *Removing
    boilerplate and duplicate content from web corpora*, ch. 3; the ``justext`` package's ``core.py``) on the
    blocks of Resiliparse's ``minimal_html`` output (headings, paragraphs, list items, bare lines, links).
@@ -30,8 +31,9 @@ Two stages, both cheap next to the HTML parse:
    Resiliparse writes a row as its cells joined by tabs) is classified as one block, so a data table beside
    the article stays whole instead of losing its short rows one by one.
 
-The thresholds were chosen on one half of the benchmark pages (split by a hash of the page id or host) and
-reported on the other half: see ``bench/extraction_quality.py`` (its ``tune_half`` / ``report_half``).
+The thresholds were chosen on the tuning half of the benchmark pages and are reported on the other half, split by
+a hash of each page's host (``bench/extraction_quality.py``: ``tune_half`` / ``report_half``). ``clean`` returns,
+beside the text, what the emptying guard and the cascade of curation.extract.html decide on.
 """
 
 from __future__ import annotations
@@ -41,19 +43,7 @@ import re
 from dataclasses import dataclass
 
 from curation.extract.boilerplate_phrases import is_notice, trim_edge_lines
-
-SKIP_SELECTORS: tuple[str, ...] = (
-    "header:not(:has(p))",  # Trafilatura PRECISION_DISCARD_XPATH: .//header (here: unless it holds a paragraph)
-    "h1",  # the page title: the article benchmark's bodies and Trafilatura's output leave it out
-    "[class*=title]:not(:has(p))",  # title / subtitle / teaser-title blocks
-    "[class*=caption]",  # Trafilatura DISCARD_IMAGE_ELEMENTS: contains(@class, 'caption')
-    "[class*=author i]",  # Trafilatura OVERALL_DISCARD_XPATH 'author' token, AUTHOR_DISCARD '[Aa]uthor' (bios)
-    "[class*=byline]",  # Trafilatura OVERALL_DISCARD_XPATH: 'byline'
-    "[class*=footer]",  # Trafilatura OVERALL_DISCARD_XPATH: 'footer' (id and class)
-    "[id*=footer]",
-    "[class*=more-]",  # "more-stories", "more-on" teaser boxes (Trafilatura: 'more-on', '-stories')
-    "[class*=teaser i]",  # Trafilatura TEASER_DISCARD_XPATH: contains(translate(@class, 'T', 't'), 'teaser')
-)
+from curation.extract.skip import CANDIDATES as SKIP_SELECTORS  # noqa: F401  (candidates only; re-exported)
 
 # jusText's defaults (justext.core) except LENGTH_HIGH (200 there) and MAX_LINK_DENSITY (0.2 there): tuned on
 # the tuning half of the benchmark pages.
@@ -237,10 +227,25 @@ def render(blocks: list[Block]) -> str:
     return "\n\n".join(("• " + b.text) if b.kind == "li" else b.text for b in blocks)
 
 
-def clean_minimal_html(s: str, **params) -> str:
-    """The text of the blocks jusText's classification keeps, from Resiliparse ``minimal_html`` output."""
-    kept = [b for b in classify_blocks(blocks_from_minimal_html(s), **params) if b.cls == "good"]
+@dataclass(slots=True)
+class Cleaned:
+    text: str
+    chars: int  # characters of all blocks: Resiliparse's main content after the skip rules
+    kept: int  # characters of the blocks kept
+    link_chars: int  # characters inside links, over all blocks
+
+
+def clean(s: str, **params) -> Cleaned:
+    """The blocks jusText's classification keeps, from Resiliparse ``minimal_html`` output, with the counts."""
+    blocks = classify_blocks(blocks_from_minimal_html(s), **params)
+    chars = sum(len(b.text) for b in blocks)
+    kept = [b for b in blocks if b.cls == "good"]
     limit = params.get("phrase_max_chars")
     for b in kept:
         b.text = trim_edge_lines(b.text, PHRASE_MAX_CHARS if limit is None else limit)
-    return render(kept)
+    return Cleaned(render(kept), chars, sum(len(b.text) for b in kept), sum(b.link_chars for b in blocks))
+
+
+def clean_minimal_html(s: str, **params) -> str:
+    """The text of the blocks jusText's classification keeps, from Resiliparse ``minimal_html`` output."""
+    return clean(s, **params).text

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
-import json
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,17 +16,41 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curation.core import tables as schema
+from curation.core.pool import ShardPool, workers_for
+from curation.extract.corpus_files import iter_jsonl, iter_parquet
 from curation.extract.html import ExtractionConfig, Extractor, UndecodableError, decode_html
-from curation.extract.page_budget import too_deep
+from curation.extract.page_budget import too_deep, too_many_attributes
 from curation.extract.sources import CrawlSource, InputFile
 from curation.extract.warc import WarcFormatError, WarcLimits, iter_pages, iter_wet
 
 #: Counters that are not drop reasons (everything else in ``counts`` is one).
 NOTES = frozenset({"records_in", "truncated_file", "corrupt_stream_resyncs", "charset_fallback",
-                   "invalid_warc_date", "files", "charset_lossy", "charset_implausible", "unreadable_file"})
+                   "invalid_warc_date", "files", "charset_lossy", "charset_implausible", "unreadable_file",
+                   "extraction_guard", "extraction_cascade"})
+
+
+#: a spawned worker costs about a second (imports, the extractor): a shard with less input than this a worker (about
+#: 4 s of extraction at 200 pages/s and ~10 KB of WARC.gz a page) runs in fewer processes
+MIN_BYTES_PER_WORKER = 8 << 20
+
+
+def _read_one(builder: DocumentBuilder, item) -> tuple[pa.Table, Counter, str | None]:
+    """A pool task: one file of a shard."""
+    return builder.read_file(*item)
+
+
+def _forget_seen_paragraphs() -> None:
+    """Trafilatura's ``deduplicate=True`` (FineWeb's setting; the guard and cascade call it) drops a paragraph seen
+    more than twice before in the process (a process-wide LRU cache), so a page's text would depend on what the
+    process read earlier. Cleared before each file: a file's documents depend on the file alone, whichever worker
+    reads it and whatever it read before."""
+    import sys
+
+    dedup = sys.modules.get("trafilatura.deduplication")
+    if dedup is not None:
+        dedup.LRU_TEST.clear()
 
 
 @dataclass(frozen=True)
@@ -55,9 +77,9 @@ def parse_warc_date(raw: str | None) -> datetime | None:
         return None
     try:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a date, or one that leaves years 1-9999 in UTC (9999-12-31T23:59-14:00)
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 def host_of(url: str) -> str | None:
@@ -93,42 +115,62 @@ class DocumentBuilder:
 
     def build(self, snapshot: str, shard: str, files: list[InputFile],
               on_file: Callable[[InputFile, int], None] | None = None,
-              on_unreadable: Callable[[InputFile, str], None] | None = None) -> tuple[pa.Table, Counter]:
+              on_unreadable: Callable[[InputFile, str], None] | None = None,
+              workers: int | None = None) -> tuple[pa.Table, Counter]:
         """The shard's documents and counts. A missing file raises InputFileError; a file that exists but cannot
         be read as what its name says (not a WARC, not gzip, not Parquet) is counted ``unreadable_file``, reported to ``on_unreadable``
-        with a one-line reason naming it, and contributes nothing (its partial rows and counts are undone)."""
+        with a one-line reason naming it, and contributes nothing (its partial rows and counts are undone).
+
+        One file per task in a pool of worker processes (``curation.core.pool``: ``workers``, else the cores this
+        process may use; fewer for a shard under MIN_BYTES_PER_WORKER a worker); the files' tables are joined in
+        path order, so the table is the same whatever the worker count."""
+        files = sorted(files, key=lambda f: f.path)
+        n = workers_for(len(files), sum(f.size or 0 for f in files), MIN_BYTES_PER_WORKER, workers)
+        counts: Counter = Counter()
+        tables = []
+        with ShardPool(DocumentBuilder, (self.source, self.extraction, self.inputs), n,
+                       name=f"documents of {snapshot} shard {shard}", local=self) as pool:
+            parts = pool.imap(_read_one, [(f, snapshot, shard) for f in files], cost=[f.size or 0 for f in files])
+            for f, (table, file_counts, unreadable) in zip(files, parts):
+                counts.update(file_counts)
+                if unreadable is not None:
+                    if on_unreadable:
+                        on_unreadable(f, unreadable)
+                    continue
+                if table.num_rows:
+                    tables.append(table)
+                if on_file:
+                    on_file(f, table.num_rows)
+        table = pa.concat_tables(tables).combine_chunks() if tables else schema.empty(schema.DOCUMENTS)
+        return table, counts
+
+    def read_file(self, f: InputFile, snapshot: str, shard: str) -> tuple[pa.Table, Counter, str | None]:
+        """One file's documents, its counts and None; for a file unreadable as what its name says, an empty table,
+        ``unreadable_file: 1`` and the one-line reason naming it."""
         counts: Counter = Counter()
         rows: list[dict] = []
-        for f in sorted(files, key=lambda f: f.path):
-            before, counts_before = len(rows), counts.copy()
-            try:
-                self._read_file(f, snapshot, shard, rows, counts)
-            except InputFileError:
-                raise
-            except FileNotFoundError as exc:  # vanished since the listing: a missing file fails at once
-                raise InputFileError(f"input file not found: {self.source.url(f.path)}") from exc
-            except (WarcFormatError, ValueError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                # the file's content is not what its name says; an OSError reading it (a dropped S3 connection,
-                # a permission) is raised instead, for the retry policy or fail_fast to judge
-                del rows[before:]
-                counts.clear()
-                counts.update(counts_before)
-                counts["unreadable_file"] += 1
-                if on_unreadable:
-                    on_unreadable(f, f"cannot read {self.source.url(f.path)}: {type(exc).__name__}: "
-                                     f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'}")
-                continue
-            counts["files"] += 1
-            if on_file:
-                on_file(f, len(rows) - before)
+        _forget_seen_paragraphs()
+        try:
+            self._read_file(f, snapshot, shard, rows, counts)
+        except InputFileError:
+            raise
+        except FileNotFoundError as exc:  # vanished since the listing: a missing file fails at once
+            raise InputFileError(f"input file not found: {self.source.url(f.path)}") from exc
+        except (WarcFormatError, ValueError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            # the file's content is not what its name says; an OSError reading it (a dropped S3 connection,
+            # a permission) is raised instead, for the retry policy or fail_fast to judge
+            why = str(exc).splitlines()[0] if str(exc) else "unreadable"
+            return (schema.empty(schema.DOCUMENTS), Counter(unreadable_file=1),
+                    f"cannot read {self.source.url(f.path)}: {type(exc).__name__}: {why}")
+        counts["files"] += 1
         table = pa.Table.from_pylist(rows, schema=schema.DOCUMENTS) if rows else schema.empty(schema.DOCUMENTS)
-        return table, counts
+        return table, counts, None
 
     # -- per kind ---------------------------------------------------------------------------------
     def _opener(self, f: InputFile):
         if f.size is None:
             raise InputFileError(f"input file listed but missing: {self.source.url(f.path)}")
-        local = self.source.local_path(f.path)
+        local = self.source.checked_local_path(f.path)  # a link out of the crawl root or into a loop: ValueError
 
         def open_at(offset: int):
             fh = open(local, "rb", buffering=1 << 20) if local else self.source.open(f.path)
@@ -172,11 +214,16 @@ class DocumentBuilder:
             if too_deep(html, page.body, charset):  # would cost the parser or the extractor more than the page budget
                 counts["dom_too_deep"] += 1
                 continue
+            if too_many_attributes(html, page.body, charset):  # the parser is quadratic in distinct attributes
+                counts["too_many_attributes"] += 1
+                continue
             try:
                 text = self.extractor(html)
             except Exception:  # an extractor crash on one page must not stop the shard
                 counts["extraction_error"] += 1
                 continue
+            if self.extractor.last_note:  # the emptying guard fired, or the page cascaded to Trafilatura
+                counts[self.extractor.last_note] += 1
             if len(text) < self.extraction.min_text_chars:
                 counts["empty_text"] += 1
                 continue
@@ -193,35 +240,17 @@ class DocumentBuilder:
                                   "text/plain", "utf-8", text, "wet", counts))
 
     def _read_jsonl(self, f, snapshot, shard, rows, counts):
-        opener = self._opener(f)
-        with opener(0) as fh:
-            raw = fh.read()
-        if f.path.endswith(".gz"):
-            raw = gzip.decompress(raw)
-        elif f.path.endswith(".zst"):
-            import zstandard
-
-            raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read()
-        for lineno, line in enumerate(raw.splitlines()):
-            if not line.strip():
-                continue
-            counts["records_in"] += 1
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                counts["bad_json_line"] += 1
-                continue
-            self._add_record(f, snapshot, shard, lineno, rec if isinstance(rec, dict) else {}, rows, counts)
+        with self._opener(f)(0) as fh:  # inflated as a stream, one line at a time (curation.extract.corpus_files)
+            for lineno, rec in iter_jsonl(fh, f.path, counts, self.inputs.limits.max_payload_bytes):
+                self._add_record(f, snapshot, shard, lineno, rec, rows, counts)
 
     def _read_parquet(self, f, snapshot, shard, rows, counts):
-        opener = self._opener(f)
-        with opener(0) as fh:
-            table = pq.read_table(fh)
-        if self.inputs.text_column not in table.column_names:
-            raise InputFileError(f"{self.source.url(f.path)} has no text column {self.inputs.text_column!r} "
-                                 f"(columns: {table.column_names})")
-        for i, rec in enumerate(table.to_pylist()):
-            counts["records_in"] += 1
+        with self._opener(f)(0) as fh:
+            data = fh.read()  # a network error here is an OSError for the retry policy; a damaged file a ValueError
+        columns = [c for c in (self.inputs.id_column, self.inputs.url_column, "metadata", "created", "date") if c]
+        limits = self.inputs.limits
+        for i, rec in iter_parquet(data, counts, self.inputs.text_column, columns, limits.max_member_bytes,
+                                   limits.max_payload_bytes):
             self._add_record(f, snapshot, shard, i, rec, rows, counts)
 
     def _add_record(self, f, snapshot, shard, index, rec, rows, counts):

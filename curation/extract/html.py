@@ -1,8 +1,17 @@
 """HTML to main text: charset decoding, then Resiliparse + boilerplate removal (default), Resiliparse or Trafilatura.
 
 The default, ``resiliparse+clean``, runs Resiliparse's main-content extraction with Trafilatura-style skip
-selectors and then jusText-style block classification (curation.extract.boilerplate): about Trafilatura's precision at
-Resiliparse's speed on the bundled benchmarks (README, extraction table). Plain ``resiliparse`` is DCLM's
+rules (curation.extract.skip) and then jusText-style block classification (curation.extract.boilerplate). Two
+checks send a page to Trafilatura instead (issue 24; docs/stages/extraction.md, "Held-out figures"):
+
+- the emptying guard: the cleaner kept less than ``guard_kept_share`` of a main content of at least
+  ``guard_min_chars`` characters, or nothing at all. Decided again on evidence: when most of that text is link
+  text (``guard_max_link_density``) the page is a link list and the short output stands; else Trafilatura runs on
+  this page and its text is taken when longer. Counted as the note ``extraction_guard``;
+- the cascade, an option (off by default): the cleaner dropped more than ``cascade_bad_share`` of the main content
+  (it looks like boilerplate): Trafilatura's text is taken (when it has any). Counted as ``extraction_cascade``.
+
+``Extractor.last_note`` says which of the two the last page met (None: neither). Plain ``resiliparse`` is DCLM's
 setting; Trafilatura with ``favor_precision=True`` is FineWeb's (datatrove's ``Trafilatura`` extractor).
 """
 
@@ -29,12 +38,23 @@ class ExtractionConfig:
     trafilatura_favor_precision: bool = True
     trafilatura_include_comments: bool = False
     trafilatura_deduplicate: bool = True
+    # resiliparse+clean's emptying guard and cascade to Trafilatura (docs/stages/extraction.md, "Held-out figures").
+    # The cascade is off by default (1.0): it costs a third of the pages per CPU-second; 0.35 is the threshold
+    # chosen on the tuning half of the benchmark pages (bench/extraction_quality.py --sweep). guard=False: no guard.
+    guard_min_chars: int = 300  # "a few hundred characters" of main content ...
+    guard_kept_share: float = 0.1  # ... of which the cleaner kept less than this share: the guard fires
+    guard_max_link_density: float = 0.5  # link text above this share: a link list, the short output stands
+    cascade_bad_share: float = 1.0  # the cleaner dropped more than this share: Trafilatura's text instead
+    guard: bool = True
 
     def __post_init__(self) -> None:
         if self.extractor not in EXTRACTORS:
             raise ValueError(f"unknown extractor {self.extractor!r}; choose one of {EXTRACTORS}")
         if self.min_text_chars < 1:
             raise ValueError("min_text_chars must be >= 1")
+        for name in ("guard_kept_share", "guard_max_link_density", "cascade_bad_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
 
 
 class UndecodableError(ValueError):
@@ -90,8 +110,11 @@ def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None
     Returns (text, charset used, note) with note None, "charset_fallback" (the declared charset is no text
     codec, unknown, or does not decode), "charset_implausible" (it decodes, but to text that lost the page's
     markup, e.g. utf-16 declared on ASCII bytes) or "charset_lossy"; raises UndecodableError when nothing decodes.
+    WHATWG's ``x-user-defined`` is a codec too (curation.extract.charsets): it always decodes.
     """
     from resiliparse.parse.encoding import detect_encoding
+
+    from curation.extract import charsets  # noqa: F401  (registers x-user-defined)
 
     declared_norm = _normalise_charset(declared)
     stated: list[str] = [declared_norm] if declared_norm else []
@@ -136,35 +159,75 @@ class Extractor:
     def __init__(self, config: ExtractionConfig = ExtractionConfig()):
         self.config = config
         self.name = config.extractor
+        self.last_note: str | None = None  # "extraction_guard" / "extraction_cascade": what the last page met
+        self._trafilatura = None
         if self.name.startswith("resiliparse"):
             from resiliparse.extract.html2text import extract_plain_text
             from resiliparse.parse.html import HTMLTree
 
             self._extract_plain_text, self._tree = extract_plain_text, HTMLTree
             if self.name == "resiliparse+clean":
-                from curation.extract.boilerplate import SKIP_SELECTORS, clean_minimal_html
+                from curation.extract import boilerplate, skip
 
-                self._clean, self._skip = clean_minimal_html, list(SKIP_SELECTORS)
+                self._boilerplate, self._skip = boilerplate, skip
         else:
             import trafilatura
 
             self._trafilatura = trafilatura
 
+    def _traf(self, html: str) -> str:
+        if self._trafilatura is None:
+            import trafilatura
+
+            self._trafilatura = trafilatura
+        c = self.config
+        return (self._trafilatura.extract(html, favor_precision=c.trafilatura_favor_precision,
+                                          include_comments=c.trafilatura_include_comments,
+                                          deduplicate=c.trafilatura_deduplicate) or "").strip()
+
+    def cleaned(self, html: str):
+        """Resiliparse with the skip rules, then the cleaner: a curation.extract.boilerplate.Cleaned."""
+        tree = self._tree.parse(html)
+        self._skip.mark_skipped(tree)
+        return self._boilerplate.clean(self._extract_plain_text(
+            tree,
+            main_content=True,
+            preserve_formatting="minimal_html",
+            list_bullets=False,
+            alt_texts=False,
+            links=True,  # marks link text for the link density; no URLs end up in the text
+            form_fields=False,
+            noscript=False,
+            comments=False,
+            skip_elements=self._skip.SKIP,
+        ))
+
+    def _clean_route(self, html: str) -> str:
+        c, r = self.config, self.cleaned(html)
+        text = r.text.strip()
+        if c.guard and (not text or (r.chars >= c.guard_min_chars and r.kept < c.guard_kept_share * r.chars)):
+            self.last_note = "extraction_guard"
+            if not text or r.link_chars <= c.guard_max_link_density * r.chars:  # not a link list: ask Trafilatura
+                other = self._second_look(html)
+                return other if len(other) > len(text) else text
+            return text
+        if r.chars and r.kept < (1.0 - c.cascade_bad_share) * r.chars:
+            self.last_note = "extraction_cascade"
+            return self._second_look(html) or text
+        return text
+
+    def _second_look(self, html: str) -> str:
+        """Trafilatura's text for the guard or the cascade; "" where it fails (the cleaner's text then stands)."""
+        try:
+            return self._traf(html)
+        except Exception:  # lxml or Trafilatura on a hostile page: the page keeps what the cleaner found
+            return ""
+
     def __call__(self, html: str) -> str:
         c = self.config
+        self.last_note = None
         if self.name == "resiliparse+clean":
-            text = self._clean(self._extract_plain_text(
-                self._tree.parse(html),
-                main_content=True,
-                preserve_formatting="minimal_html",
-                list_bullets=False,
-                alt_texts=False,
-                links=True,  # marks link text for the link density; no URLs end up in the text
-                form_fields=False,
-                noscript=False,
-                comments=False,
-                skip_elements=self._skip,
-            ))
+            text = self._clean_route(html)
         elif self.name == "resiliparse":
             tree = self._tree.parse(html)
             text = self._extract_plain_text(
@@ -178,10 +241,5 @@ class Extractor:
                 noscript=False,
             )
         else:
-            text = self._trafilatura.extract(
-                html,
-                favor_precision=c.trafilatura_favor_precision,
-                include_comments=c.trafilatura_include_comments,
-                deduplicate=c.trafilatura_deduplicate,
-            ) or ""
+            text = self._traf(html)
         return text.strip()

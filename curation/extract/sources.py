@@ -7,8 +7,10 @@ an already-extracted corpus (WET, JSONL, Parquet) can enter the pipeline by bein
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
 import posixpath
 import re
 import zlib
@@ -18,7 +20,11 @@ from dataclasses import dataclass, field
 import fsspec
 
 from curation.core.names import safe_relative
+from curation.core.remote import bounded_fs, timeout_error
 from curation.core.sharding import shard_keys, shard_index
+
+DEFAULT_SNAPSHOT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+SNAPSHOT_RULE = "a snapshot name is ASCII letters, digits, '.', '_' and '-', and starts with a letter or digit"
 
 #: File kinds by name, most specific first. WET must come before WARC.
 _KINDS = [
@@ -66,13 +72,26 @@ class CrawlSource:
 
     root: str
     listing: str = "warc.paths.gz"  # per-snapshot file list; "wet.paths.gz" reads Common Crawl's WET files
-    snapshot_pattern: str = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    snapshot_pattern: str = DEFAULT_SNAPSHOT_PATTERN
     storage_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root = self.root.rstrip("/") or "/"
-        self._fs, self._root_path = fsspec.core.url_to_fs(self.root, **self.storage_options)
+        self._fs, self._root_path = bounded_fs(self.root, self.storage_options)  # S3: timeouts bounded
         self._pattern = re.compile(self.snapshot_pattern)
+        self.refused: list[str] = []  # one line per folder the last list_snapshots skipped, naming the rule
+
+    def name_problem(self, name: str) -> str | None:
+        """Why ``name`` cannot be a snapshot (None: it can): the first character the default rule refuses, or the
+        configured pattern it does not match."""
+        if self._pattern.match(name):
+            return None
+        if self.snapshot_pattern == DEFAULT_SNAPSHOT_PATTERN:
+            i = next((i for i, ch in enumerate(name) if not (ch.isascii() and (ch.isalnum() or (i and ch in "._-")))),
+                     None)
+            where = f"character {name[i]!r} at position {i + 1}" if i is not None else "an empty name"
+            return f"{where}: {SNAPSHOT_RULE}"
+        return f"it does not match snapshot_pattern {self.snapshot_pattern!r}"
 
     @property
     def fs(self) -> fsspec.AbstractFileSystem:
@@ -93,6 +112,16 @@ class CrawlSource:
         return bool({"file", "local"} & set((protocol,) if isinstance(protocol, str) else protocol))
 
     def list_snapshots(self) -> list[str]:
+        """The snapshot folders under crawl-data/ (``refused`` names those skipped); a TimeoutError naming the crawl
+        root when its endpoint does not answer."""
+        try:
+            return self._list_snapshots()
+        except Exception as exc:
+            if timeout_error(exc):
+                raise TimeoutError(f"crawl root {self.root}: no answer from its endpoint ({exc})") from exc
+            raise
+
+    def _list_snapshots(self) -> list[str]:
         # fsspec caches directory listings per filesystem instance (and instances per process): a sensor
         # polling S3 would never see a replaced file's new ETag without dropping that cache first
         self._fs.invalidate_cache()
@@ -100,7 +129,10 @@ class CrawlSource:
         if not self._fs.exists(base):
             raise FileNotFoundError(f"crawl root {self.root!r} has no crawl-data/ folder")
         names = [posixpath.basename(p.rstrip("/")) for p in self._fs.ls(base, detail=False)]
-        return sorted(n for n in names if self._pattern.match(n) and self._fs.isdir(posixpath.join(base, n)))
+        folders = [n for n in names if self._fs.isdir(posixpath.join(base, n))]
+        self.refused = [f"skipped folder {n!r} under {self.url('crawl-data')}: {self.name_problem(n)}"
+                        for n in sorted(folders) if not n.startswith(".") and self.name_problem(n)]  # .hidden: quiet
+        return sorted(n for n in folders if self._pattern.match(n))
 
     def list_files(self, snapshot: str) -> list[InputFile]:
         """Every input file of a snapshot, with its size and version (listed afresh, never from a cache)."""
@@ -164,6 +196,25 @@ class CrawlSource:
     def local_path(self, relative: str) -> str | None:
         """The file's path on the local disk, when the root is local (native readers are faster on it)."""
         return self.full_path(relative) if self.is_local else None
+
+    def checked_local_path(self, relative: str) -> str | None:
+        """``local_path``, refused (ValueError naming the cause) when the file is a symbolic link that leads out of
+        the crawl root or into a loop: a listing names files of the crawl, not whatever a link points at."""
+        path = self.local_path(relative)
+        if path is None:
+            return None
+        real = os.path.realpath(path)
+        if real != os.path.abspath(path) or os.path.islink(path):  # a loop resolves to itself
+            try:
+                os.stat(path)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise ValueError("a loop of symbolic links") from None
+                raise
+            root = os.path.realpath(self._root_path)
+            if os.path.commonpath([root, real]) != root:
+                raise ValueError(f"a symbolic link to {real}, outside the crawl root")
+        return path
 
 
 MAX_LISTING_BYTES = 1 << 30  # a listing inflating past 1 GiB is refused (Common Crawl's are about 10 MB)

@@ -2,12 +2,13 @@
 
 Yields the HTTP 200 HTML responses of a file as :class:`Page` records (payload bytes, not yet decoded)
 and counts every record it skips, with the reason. A corrupt gzip member is skipped by resynchronising
-on the next member; a truncated file is detected (FastWARC stops silently there) and counted.
+on the next member; a truncated file is detected (FastWARC stops silently there) and counted; a record whose
+Content-Length runs past the next record is counted ``length_mismatch`` and reading resumes at that next record
+(curation.extract.warc_framing).
 """
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -15,8 +16,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-_GZIP_MAGIC = b"\x1f\x8b\x08"
-_WARC_MAGIC = b"WARC/"
+from curation.extract import warc_framing as framing
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+xhtml", "text/xhtml")
 _RECORD_TYPES = WarcRecordType.response | WarcRecordType.revisit | WarcRecordType.resource | WarcRecordType.conversion
 _MAX_RESYNCS = 1000
@@ -28,7 +28,7 @@ class WarcLimits:
 
     max_payload_bytes: int = 4 * 1024 * 1024  # larger HTML payloads are counted as too_large and skipped
     max_decoded_bytes: int = 16 * 1024 * 1024  # cap on Content-Encoding decompression (zip bombs)
-    max_member_bytes: int = 256 * 1024 * 1024  # cap on inflating one gzip member outside FastWARC (tail, resync)
+    max_member_bytes: int = framing.MAX_MEMBER_BYTES  # cap on inflating one gzip member outside FastWARC
 
     def __post_init__(self) -> None:
         if self.max_payload_bytes <= 0 or self.max_decoded_bytes <= 0:
@@ -91,58 +91,8 @@ def _decode_content_encoding(body: bytes, encoding: str | None, limit: int) -> b
     return out
 
 
-def _inflate_member(read: Callable[[int], bytes], limit: int, head_bytes: int = 0) -> tuple[str, bytes, bytes]:
-    """Inflate one gzip member from ``read(n)`` in bounded memory (1 MiB at a time, output discarded).
-
-    Returns (status, the first ``head_bytes`` inflated, bytes read past the member's end). Status is "whole"
-    (the member ended), "truncated" (the input ended first, or is not valid gzip) or "too_large" (more than
-    ``limit`` inflated bytes: stopped there).
-    """
-    d, head, total, pending = zlib.decompressobj(31), b"", 0, b""
-    try:
-        while not d.eof:
-            if not pending:
-                pending = read(1 << 20)
-                if not pending:
-                    return "truncated", head, b""
-            out = d.decompress(pending, 1 << 20)
-            pending = d.unconsumed_tail
-            total += len(out)
-            if len(head) < head_bytes:
-                head += out[: head_bytes - len(head)]
-            if total > limit:
-                return "too_large", head, b""
-    except zlib.error:
-        return "truncated", head, b""
-    return "whole", head, d.unused_data + pending
-
-
-class _PushbackReader:
-    """A file's ``read`` with bytes pushed back in front (what one gzip member read past its end)."""
-
-    def __init__(self, fh):
-        self.fh, self.buf = fh, b""
-
-    def read(self, n: int) -> bytes:
-        if self.buf:
-            out, self.buf = self.buf, b""
-            return out
-        return self.fh.read(n)
-
-    def at_end(self) -> bool:
-        """True when only NUL padding (or nothing) is left; otherwise the next bytes stay readable."""
-        while True:
-            chunk = self.read(1 << 20)
-            if not chunk:
-                return True
-            chunk = chunk.lstrip(b"\0")
-            if chunk:
-                self.buf = chunk
-                return False
-
-
 def file_opener(path: str, buffering: int = 1 << 20) -> Callable[[int], BinaryIO]:
-    """The ``open_at`` that iter_records, iter_pages and iter_wet take, for a local file: opened and positioned."""
+    """The ``open_at`` that RecordStream, iter_pages and iter_wet take, for a local file: opened and positioned."""
 
     def open_at(offset: int) -> BinaryIO:
         fh = open(path, "rb", buffering=buffering)
@@ -152,105 +102,75 @@ def file_opener(path: str, buffering: int = 1 << 20) -> Callable[[int], BinaryIO
     return open_at
 
 
-def iter_records(
-    open_at: Callable[[int], BinaryIO],
-    size: int | None,
-    counts: Counter,
-    compressed: bool,
-) -> Iterator:
+class RecordStream:
     """FastWARC records of a file, resuming past corrupt gzip members; checks the end for truncation.
 
-    ``open_at(offset)`` returns the file positioned at ``offset``. Offsets yielded are absolute.
+    ``open_at(offset)`` returns the file positioned at ``offset``. Offsets yielded are absolute. A consumer that
+    finds a record's declared length running past the next record (:meth:`overshoot`) calls :meth:`resync` with
+    where that record starts before asking for the next one. Records no consumer reads (request, metadata,
+    warcinfo, revisit) are checked here, their blocks being small; a mismatch among them is a
+    ``corrupt_stream_resyncs`` note.
     """
-    start = 0
-    last_good = -1
-    seen_any = False
-    for _ in range(_MAX_RESYNCS):
-        fh = open_at(start)
-        try:
-            it = ArchiveIterator(fh, record_types=_RECORD_TYPES | WarcRecordType.request | WarcRecordType.metadata
-                                 | WarcRecordType.warcinfo, parse_http=False, quirks_mode=True)
-            for rec in it:
-                seen_any = True
-                last_good = rec.stream_pos
-                yield rec
-            break
-        except OSError:
-            counts["corrupt_stream_resyncs"] += 1
-            fh.close()
-            nxt = _find_resync_point(open_at, max(last_good, start) + 1, compressed)
-            if nxt is None:
-                break
-            start = nxt
-            continue
-        finally:
-            fh.close()
-    if not seen_any and size:
-        raise WarcFormatError("no WARC record found: not a WARC file, or corrupt from its first byte")
-    if seen_any and _tail_truncated(open_at, last_good, compressed):
-        counts["truncated_file"] += 1
 
+    _CHECKED_HERE = WarcRecordType.request | WarcRecordType.metadata | WarcRecordType.warcinfo | WarcRecordType.revisit
 
-def _find_resync_point(open_at, after: int, compressed: bool) -> int | None:
-    """Offset of the next intact record start: a gzip member that inflates whole to 'WARC/...', or a 'WARC/' line."""
-    magic = _GZIP_MAGIC if compressed else b"\r\n" + _WARC_MAGIC
-    fh = open_at(after)
-    try:
-        pos, buf = after, b""
-        while True:
-            chunk = fh.read(1 << 20)
-            if not chunk:
-                return None
-            buf += chunk
-            i = buf.find(magic)
-            while i != -1:
-                cand = pos + i + (0 if compressed else 2)
-                if not compressed or _member_is_intact_warc(open_at, cand):
-                    return cand
-                i = buf.find(magic, i + 1)
-            keep = len(magic) - 1
-            pos += len(buf) - keep
-            buf = buf[-keep:]
-    finally:
-        fh.close()
+    def __init__(self, open_at: Callable[[int], BinaryIO], size: int | None, counts: Counter, compressed: bool,
+                 limits: "WarcLimits | None" = None):
+        self.open_at, self.size, self.counts, self.compressed = open_at, size, counts, compressed
+        self.big = (limits or WarcLimits()).max_payload_bytes + 65536
+        self._resync: int | None = None
 
+    def overshoot(self, rec, content_length: int) -> int | None:
+        """Where the next record really starts when ``rec``'s declared ``content_length`` (read before
+        ``parse_http``, which changes it) runs past it; None when it does not."""
+        return framing.overshoot(self.open_at, self.size, rec.stream_pos, content_length, self.compressed)
 
-def _member_is_intact_warc(open_at, offset: int, limit: int = WarcLimits.max_member_bytes) -> bool:
-    """True when the gzip member at ``offset`` inflates completely (within ``limit``) and starts a WARC record."""
-    fh = open_at(offset)
-    try:
-        status, head, _ = _inflate_member(fh.read, limit, head_bytes=8)
-        return status == "whole" and head.startswith(_WARC_MAGIC)
-    finally:
-        fh.close()
+    def resync(self, offset: int) -> None:
+        self._resync = offset
 
-
-def _tail_truncated(open_at, last_pos: int, compressed: bool, limit: int = WarcLimits.max_member_bytes) -> bool:
-    """True when the file ends inside a record (FastWARC drops such a record without a word).
-
-    Compressed files: each member from the last record on is inflated in bounded memory; a member inflating
-    past ``limit`` ends the check (its record is far over the payload cap, counted too_large by the reader).
-    """
-    fh = open_at(last_pos)
-    try:
-        if compressed:
-            src = _PushbackReader(fh)
-            while not src.at_end():
-                status, _, rest = _inflate_member(src.read, limit)
-                if status != "whole":
-                    return status == "truncated"
-                src.buf = rest + src.buf
+    def _checked_here(self, rec) -> bool:
+        """A record of a type no consumer reads whose declared length runs past the next record: resynchronised."""
+        if not rec.record_type & self._CHECKED_HERE:
             return False
-        head = fh.read(1 << 16)
-        fh.seek(0, 2)
-        remaining = fh.tell() - last_pos
-    finally:
-        fh.close()
-    head_end = head.find(b"\r\n\r\n")
-    if head_end == -1:
+        if rec.content_length <= self.big and not framing.holds_record_start(rec.reader.read(self.big)):
+            return False
+        nxt = self.overshoot(rec, rec.content_length)
+        if nxt is None:
+            return False
+        self.counts["corrupt_stream_resyncs"] += 1
+        self._resync = nxt
         return True
-    m = re.search(rb"(?im)^content-length:\s*(\d+)", head[:head_end])
-    return bool(m) and remaining < head_end + 4 + int(m.group(1))
+
+    def __iter__(self) -> Iterator:
+        start, last_good, seen_any, resyncs = 0, -1, False, 0
+        open_at, counts, compressed = self.open_at, self.counts, self.compressed
+        while resyncs < _MAX_RESYNCS:
+            fh = open_at(start)
+            restart = None
+            try:
+                it = ArchiveIterator(fh, record_types=_RECORD_TYPES | self._CHECKED_HERE, parse_http=False,
+                                     quirks_mode=True)
+                for rec in it:
+                    seen_any = True
+                    last_good = rec.stream_pos
+                    if not self._checked_here(rec):
+                        yield rec
+                    if self._resync is not None:
+                        restart, self._resync = self._resync, None
+                        break
+            except OSError:
+                counts["corrupt_stream_resyncs"] += 1
+                resyncs += 1
+                restart = framing.find_resync_point(open_at, max(last_good, start) + 1, compressed)
+            finally:
+                fh.close()
+            if restart is None or restart <= start:
+                break
+            start = restart
+        if not seen_any and self.size:
+            raise WarcFormatError("no WARC record found: not a WARC file, or corrupt from its first byte")
+        if seen_any and framing.tail_truncated(open_at, last_good, compressed):
+            counts["truncated_file"] += 1
 
 
 def _header(headers, name: str) -> str | None:
@@ -265,8 +185,23 @@ def iter_pages(
     limits: WarcLimits = WarcLimits(),
     compressed: bool = True,
 ) -> Iterator[Page]:
-    """HTTP 200 HTML responses of one WARC file; every other record is counted by reason and skipped."""
-    for rec in iter_records(open_at, size, counts, compressed):
+    """HTTP 200 HTML responses of one WARC file; every other record is counted by reason and skipped.
+
+    A record whose declared length runs past the next record (its block holds another record's start, its HTTP
+    headers hold WARC headers, or it claims more than the payload cap) is checked against the file; when it does
+    run past, it is counted ``length_mismatch`` and reading resumes at the record it would have swallowed.
+    """
+    stream = RecordStream(open_at, size, counts, compressed, limits)
+
+    def mismatch(rec) -> bool:
+        nxt = stream.overshoot(rec, declared)
+        if nxt is None:
+            return False
+        counts["length_mismatch"] += 1
+        stream.resync(nxt)
+        return True
+
+    for rec in stream:
         rtype = rec.record_type
         if rtype == WarcRecordType.revisit:
             counts["records_in"] += 1
@@ -275,15 +210,28 @@ def iter_pages(
         if rtype != WarcRecordType.response:
             continue
         counts["records_in"] += 1
-        if rec.content_length > limits.max_payload_bytes + 65536:
-            counts["too_large"] += 1
+        declared = rec.content_length
+        if declared > stream.big:
+            if not mismatch(rec):
+                counts["too_large"] += 1
             continue
         try:
             rec.parse_http(quirks_mode=True)
         except (OSError, ValueError):
-            counts["corrupt_record"] += 1
+            if not mismatch(rec):
+                counts["corrupt_record"] += 1
             continue
         http = rec.http_headers
+        if http is not None and (http.contains_key("WARC-Type") or http.contains_key("WARC-Record-ID")) \
+                and mismatch(rec):
+            continue
+        try:
+            body = rec.reader.read()
+        except OSError:
+            counts["corrupt_record"] += 1
+            continue
+        if framing.holds_record_start(body) and mismatch(rec):
+            continue
         if http is None or not rec.is_http:
             counts["not_http"] += 1
             continue
@@ -295,12 +243,11 @@ def iter_pages(
             counts["non_html"] += 1
             continue
         try:
-            body = rec.reader.read()
             body = _decode_content_encoding(body, _header(http, "Content-Encoding"), limits.max_decoded_bytes)
         except TooLargeError:
             counts["too_large"] += 1
             continue
-        except (OSError, ValueError, zlib.error):
+        except (ValueError, zlib.error):
             counts["corrupt_record"] += 1
             continue
         if not body.strip():
@@ -323,14 +270,25 @@ def iter_pages(
         )
 
 
-def iter_wet(open_at, size: int | None, counts: Counter, compressed: bool = True) -> Iterator[WetDoc]:
-    """Text documents of a WET file (Common Crawl's ``conversion`` records)."""
-    for rec in iter_records(open_at, size, counts, compressed):
+def iter_wet(open_at, size: int | None, counts: Counter, compressed: bool = True,
+             limits: WarcLimits = WarcLimits()) -> Iterator[WetDoc]:
+    """Text documents of a WET file (Common Crawl's ``conversion`` records); lengths checked as in iter_pages."""
+    stream = RecordStream(open_at, size, counts, compressed, limits)
+    for rec in stream:
         if rec.record_type != WarcRecordType.conversion:
             continue
         counts["records_in"] += 1
+        if rec.content_length > stream.big or framing.holds_record_start(block := rec.reader.read(stream.big + 1)):
+            nxt = stream.overshoot(rec, rec.content_length)
+            if nxt is not None:
+                counts["length_mismatch"] += 1
+                stream.resync(nxt)
+                continue
+            if rec.content_length > stream.big:
+                counts["too_large"] += 1
+                continue
         try:
-            text = rec.reader.read().decode("utf-8", errors="replace")
+            text = block.decode("utf-8", errors="replace")
         except OSError:
             counts["corrupt_record"] += 1
             continue

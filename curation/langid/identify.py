@@ -215,17 +215,36 @@ class LanguageIdentifier:
                 "langid_model": "lingua"}
 
 
-def language_table(documents, identifier: LanguageIdentifier):
-    """The language attribute table of one shard: one row per document id, same order."""
+#: documents per pool task (whole batches of the default 512), and the fewest a worker is worth spawning for
+ROWS_PER_TASK = 2048
+MIN_ROWS_PER_WORKER = 4096
+
+
+def _label_rows(identifier: LanguageIdentifier, texts: list[str]) -> list[dict]:
+    """A pool task: the labels of one slice of a shard's texts."""
+    return identifier.label(texts)
+
+
+def language_table(documents, identifier: LanguageIdentifier, workers: int | None = None):
+    """The language attribute table of one shard: one row per document id, same order.
+
+    Slices of ROWS_PER_TASK documents are labelled in a pool of worker processes (``curation.core.pool``:
+    ``workers``, else the cores this process may use), each loading the models once. A label depends on its text
+    and the configuration only, so the table is the same whatever the worker count."""
     import pyarrow as pa
 
     from curation.core import tables as schema
+    from curation.core.pool import ShardPool, row_slices, workers_for
 
     if documents.num_rows == 0:
         return schema.empty(schema.LANGUAGE)
     texts = documents.column("text")
-    step = identifier.config.batch_size  # Python strings for one batch at a time, not for the whole shard
-    labels = [r for i in range(0, len(texts), step) for r in identifier.label(texts.slice(i, step).to_pylist())]
+    n = workers_for(len(row_slices(len(texts), ROWS_PER_TASK)), len(texts), MIN_ROWS_PER_WORKER, workers)
+    slices = row_slices(len(texts), ROWS_PER_TASK, n)  # small shard: smaller slices
+    with ShardPool(LanguageIdentifier, (identifier.config,), n, name="language ID", local=identifier) as pool:
+        # Python strings for the slices in flight only, not for the whole shard
+        labels = [r for part in pool.imap(_label_rows, slices, prepare=lambda s: texts.slice(*s).to_pylist())
+                  for r in part]
     return pa.table(
         {
             "id": documents.column("id"),

@@ -19,6 +19,7 @@ import numpy as np
 from curation.mixing.config import MIXTURES, MixtureConfig  # noqa: F401 (MIXTURES: importable from here)
 from curation.mixing.publish import write_part
 from curation.mixing.plan import GroupPlan, Statistics, copies_of, draws, fill_window, plan_groups, rehydration_copies, shuffle_keys, window
+from curation.mixing.shipping import ship_texts
 from curation.mixing.source import CORPORA, Unit, corpus_candidates, crawl_candidates, with_groups
 
 WORK_COLUMNS = ["id", "group", "source", "language", "quality_bucket", "tokens", "copies", "u"]
@@ -34,6 +35,8 @@ class GroupResult:
     tokens: int = 0
     repetition: float = 0.0
     shortfall_tokens: int = 0
+    weight: float = 0.0
+    weight_from: str = ""
 
 
 def _work_name(version: str, unit: Unit) -> str:
@@ -50,10 +53,39 @@ def candidates(store, config: MixtureConfig, unit: Unit, tid: str, report: Count
         corpus = next(c for c in config.corpora if c.name == unit.snapshot)
         df = corpus_candidates(store, corpus, config, tid, report)
     df = with_groups(df, config, topics(unit, df) if topics else None)
-    df = df.filter(pl.col("group").is_in([g for g, w in config.weights.items() if w > 0]))
+    df = df.filter(pl.col("group").is_in(weighted_groups(config, df, report)))
     u = draws(df["id"].to_list(), df["group"].to_list(), config.seed)
     copies = rehydration_copies(df["cluster_size"].fill_null(1).to_numpy(), config.rehydrate)
     return df.with_columns(pl.Series("u", u), pl.Series("copies", copies)).select(WORK_COLUMNS)
+
+
+def weighted_groups(config: MixtureConfig, df, report: Counter | None = None) -> list[str]:
+    """The groups of ``df`` that have a weight (by name or pattern); the documents and tokens of the others are
+    counted in ``report`` as ``unweighted:<group>:documents`` / ``:tokens`` (the data card lists them)."""
+    import polars as pl
+
+    from curation.mixing.weights import Weights
+
+    spec = Weights(config.weights, config.group_by)
+    sizes = df.group_by("group").agg(pl.len().alias("n"), pl.col("tokens").sum().alias("t"))
+    keep = []
+    for g, n, t in sizes.iter_rows():
+        if spec.weighted(g):
+            keep.append(g)
+        elif report is not None and spec.key_of(g) is None:  # named or matched with weight 0: left out on purpose
+            report[f"unweighted:{g}:documents"] += int(n)
+            report[f"unweighted:{g}:tokens"] += int(t or 0)
+    return keep
+
+
+def unweighted(report) -> dict[str, dict]:
+    """The candidate groups without a weight, from a build's report: group -> {documents, tokens}."""
+    out: dict = {}
+    for k, v in report.items():
+        if k.startswith("unweighted:"):
+            g, what = k[len("unweighted:"):].rsplit(":", 1)
+            out.setdefault(g, {"documents": 0, "tokens": 0})[what] = v
+    return dict(sorted(out.items()))
 
 
 def prepare(store, config: MixtureConfig, unit: Unit, version: str, tid: str, report: Counter, topics=None):
@@ -119,7 +151,8 @@ def results_of(plans: dict[str, GroupPlan], achieved: dict, tolerance: float) ->
     out = []
     for g, p in sorted(plans.items()):
         docs, toks = achieved.get(g, (0, 0))
-        r = GroupResult(g, p.documents_available, p.tokens_available, p.target, docs, toks)
+        r = GroupResult(g, p.documents_available, p.tokens_available, p.target, docs, toks, weight=p.weight,
+                        weight_from=p.weight_from)
         r.repetition = round(toks / p.tokens_available, 4) if p.tokens_available else 0.0
         r.shortfall_tokens = max(0, p.target - toks) if toks < p.target * (1 - tolerance) else 0
         out.append(r)
@@ -136,8 +169,8 @@ def sample(cands, config: MixtureConfig):
     df = cands.with_columns(pl.Series("u", u), pl.Series("copies", rehydration_copies(
         cands["cluster_size"].fill_null(1).to_numpy() if "cluster_size" in cands.columns else np.ones(cands.height),
         config.rehydrate)))
-    df = df.filter(pl.col("group").is_in([g for g, w in config.weights.items() if w > 0]))
-    stats = Statistics(config.weights, config.rehydrate)
+    df = df.filter(pl.col("group").is_in(weighted_groups(config, df)))
+    stats = Statistics(config.weights, config.rehydrate, config.group_by)
     add_stats(stats, df)
     plans = finish_plan(plan_groups(stats, config.total_tokens, config.max_repeats), [df], config.tolerance)
     chosen = choose(df, plans, config.seed)
@@ -176,6 +209,8 @@ def write_unit(store, config: MixtureConfig, unit: Unit, version: str, plans: di
         return out
     # the input order is the shuffle order; the join keeps it (left join, polars preserves the left order)
     chosen = chosen.join(_texts(store, unit, chosen), on="id", how="left", maintain_order="left")
+    if unit.kind == "crawl":
+        chosen, out["shipping"] = ship_texts(store, unit, chosen, config)
     chosen = chosen.with_columns(pl.lit(unit.snapshot if unit.kind == "crawl" else None, pl.String).alias("snapshot"))
     tokens = chosen["tokens"].to_numpy()
     shard_of = (np.cumsum(tokens) - 1) // max(1, config.shard_tokens)

@@ -42,8 +42,13 @@ class MixtureConfig:
     dedup: bool = keep.DEDUP  # drop documents the dedup stage marked removed
     require_quality_pass: bool = keep.REQUIRE_QUALITY_PASS  # drop documents failing a heuristic filter
     min_quality_bucket: int = keep.MIN_QUALITY_BUCKET
+    blocklist: bool = keep.BLOCKLIST  # drop documents whose URL is on a blocklist (the blocklist labels)
+    contamination: str = keep.CONTAMINATION  # cut | drop | keep (benchmark text: the contamination labels)
+    contamination_margin: int = keep.CONTAMINATION_MARGIN  # characters cut either side of a contaminated span
+    max_contaminated_items: int = keep.MAX_CONTAMINATED_ITEMS  # cut: a document matching more items is dropped
+    redact_pii: list[str] = field(default_factory=lambda: list(keep.REDACT_PII))  # types replaced by placeholders
     group_by: list[str] = field(default_factory=lambda: ["source"])
-    weights: dict[str, float] = field(default_factory=dict)  # group key -> weight; unlisted groups: 0
+    weights: dict = field(default_factory=dict)  # group or pattern -> weight (curation.mixing.weights); unlisted: 0
     total_tokens: int = 100_000
     tolerance: float = 0.02
     max_repeats: float = 4.0
@@ -60,10 +65,22 @@ class MixtureConfig:
         bad = [g for g in self.group_by if g not in GROUP_ATTRIBUTES]
         if bad:
             raise ValueError(f"{where}: cannot group by {bad}; choose from {GROUP_ATTRIBUTES}")
-        if not self.weights or any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
-            raise ValueError(f"{where}: weights must name at least one group, none negative, not all zero")
+        import math
+
+        from curation.mixing.weights import weight_of
+
+        ws = [weight_of(w) for w in self.weights.values()]
+        if not ws or any(w is None or not w >= 0 for w in ws) or not 0 < sum(ws) < math.inf:
+            raise ValueError(f"{where}: weights must name at least one group, none negative, not all zero, all finite")
+        numbers = (self.total_tokens, self.tolerance, self.max_repeats, self.min_language_score)
+        if not all(math.isfinite(x) for x in numbers):
+            raise ValueError(f"{where}: total_tokens, tolerance, max_repeats and min_language_score must be finite")
         if self.total_tokens <= 0 or self.max_repeats < 1:
             raise ValueError(f"{where}: total_tokens must be > 0 and max_repeats >= 1")
+        if self.contamination not in keep.CONTAMINATION_MODES or self.contamination_margin < 0:
+            raise ValueError(f"{where}: contamination must be one of {keep.CONTAMINATION_MODES}, margin >= 0")
+        if not set(self.redact_pii or ()) <= set(keep.PII_PLACEHOLDERS):
+            raise ValueError(f"{where}: redact_pii takes {sorted(keep.PII_PLACEHOLDERS)}, got {self.redact_pii}")
         if self.format not in ("parquet", "jsonl.zst"):
             raise ValueError(f"{where}: format must be parquet or jsonl.zst")
 
@@ -74,7 +91,8 @@ class MixtureConfig:
 
     def keep_rules(self) -> keep.KeepRules:
         return keep.KeepRules(self.languages, self.min_language_score, self.dedup, self.require_quality_pass,
-                              self.min_quality_bucket)
+                              self.min_quality_bucket, self.blocklist, self.contamination,
+                              self.max_contaminated_items)
 
 
 def automation_spec(value) -> tuple[str, str | None]:
@@ -85,6 +103,8 @@ def automation_spec(value) -> tuple[str, str | None]:
         return "eager", None
     if isinstance(value, dict) and set(value) == {"cron"} and isinstance(value["cron"], str):
         if len(value["cron"].split()) != 5:
-            raise ValueError(f"cron must have five fields, got {value['cron']!r}")
+            raise ValueError(f"cron must have five fields, got {value['cron'][:200]!r}")
         return "cron", value["cron"]
-    raise ValueError(f"must be eager, manual or {{cron: \"0 4 * * *\"}}, got {value!r}")
+    from curation.mixing.loading import show
+
+    raise ValueError(f"must be eager, manual or {{cron: \"0 4 * * *\"}}, got {show(value)}")

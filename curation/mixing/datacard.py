@@ -50,6 +50,33 @@ def _classifier_section(clf: dict | None) -> list[str]:
     return out
 
 
+def _shipping_section(ship: dict | None) -> list[str]:
+    """Per group: removed for contamination, redacted, blocklisted (issue 23's labels)."""
+    if not ship:
+        return []
+    mode = {"cut": f"contaminated spans cut with {ship['margin']} characters either side, a document matching more "
+                   f"than {ship['max_items']} benchmark items removed", "drop": "contaminated documents removed",
+            "keep": "contamination not acted on"}[ship["contamination"]]
+    ph = ", ".join(f"{t} -> `{p}`" for t, p in ship["placeholders"].items()) or "none (redaction off)"
+    out = ["", "## Benchmark contamination, personal data, blocklists", "",
+           f"Benchmarks: {mode}. Personal data replaced by placeholders: {ph}. Blocklisted URLs "
+           f"{'removed' if ship['blocklist'] else 'kept'}.", "",
+           "Removals and contaminated candidates are counted per crawl snapshot (before any other keep rule: a "
+           "blocklisted page counts as blocklisted); cuts and redactions per group of the mixture, in the documents "
+           "it wrote.", "",
+           "| snapshot or group | blocklisted | removed for contamination | contaminated candidates (cut if chosen) "
+           "| spans cut (documents) | redacted (documents) | personal-data spans |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for g, s in ship["groups"].items():
+        out.append(f"| {nowrap(g)} | {s.get('blocklisted', 0):,} | {s.get('removed for contamination', 0):,} | "
+                   f"{s.get('contaminated, cut if chosen', 0):,} | {s.get('contamination_cut', 0):,} | "
+                   f"{s.get('redacted', 0):,} | {s.get('pii_spans', 0):,} |")
+    if not ship["groups"]:
+        out.append("| (all) | 0 | 0 | 0 | 0 | 0 | 0 |")
+    for table, n in ship.get("unlabelled", {}).items():
+        out.append(f"\nNot labelled: {n} shard(s) have no `{table}` table; their documents were kept unchecked.")
+    return out
+
+
 def data_card(man: dict, stats: dict) -> tuple[str, dict[str, str]]:
     """A Markdown data card and its SVG charts: (Markdown, {file name: SVG text}) to publish beside it."""
     charts = {"languages.svg": _bar_svg(stats.get("languages", {}), "documents per language (in the mixture)"),
@@ -68,6 +95,7 @@ def data_card(man: dict, stats: dict) -> tuple[str, dict[str, str]]:
               f"{'required' if cfg['require_quality_pass'] else 'not required'}, quality bucket >= "
               f"{cfg['min_quality_bucket']}.", "", "| rule | documents removed |", "|---|---:|"]
     lines += [f"| {k} | {v:,} |" for k, v in stats.get("removed", {}).items()]
+    lines += _shipping_section(stats.get("shipping"))
     lines += _classifier_section(stats.get("classifier"))
     lines += ["", "## Deduplication per snapshot", "", "| snapshot | documents | removed as duplicates | rate |",
               "|---|---:|---:|---:|"]
@@ -83,8 +111,31 @@ def data_card(man: dict, stats: dict) -> tuple[str, dict[str, str]]:
     lines += ["", f"Sampling: seed {cfg['seed']}, at most {cfg['max_repeats']} repetitions, tolerance "
               f"{cfg['tolerance']:.0%}, rehydration {cfg['rehydrate'] or 'off'}.", ""]
     lines += [f"Note: {n}" for n in stats.get("notes", [])]
+    lines += _weight_sections(man, stats)
     lines += ["", "## Reading it", "", f"Version `{man.get('version')}`. The manifest lists the part files in a seeded "
               "order; each part is already shuffled (by a seeded hash of id and repeat). Read the parts in the "
               "manifest's order, or interleave a few at a time with a shuffle buffer.", ""]
     md = "\n".join(lines)
     return md, {"DATA_CARD.md": md, **{k: v for k, v in charts.items() if v}}
+
+
+def _weight_sections(man: dict, stats: dict) -> list[str]:
+    """Which groups a pattern weighted (and how its weight was split), and the candidate groups no weight names."""
+    out = []
+    by_pattern = [g for g in man["groups"] if g.get("weight_from")]
+    if by_pattern:
+        out += ["", "Groups weighted by a pattern of `weights` (its weight split among the groups it matched):", ""]
+        for g in by_pattern:
+            spec = (man["config"].get("weights") or {}).get(g["weight_from"])
+            split = spec.get("split", "tokens") if isinstance(spec, dict) else "tokens"
+            half = f", half-life {spec['half_life']} years" if isinstance(spec, dict) and "half_life" in spec else ""
+            out.append(f"- {nowrap(g['group'])}: target weight {g['target_weight']:.3f} from `{g['weight_from']}` "
+                       f"(split by {split}{half})")
+    missing = stats.get("unweighted") or {}
+    out += ["", "## Candidate groups without a weight", ""]
+    if not missing:
+        return out + ["Every group with candidate documents has a weight."]
+    out += [(f"{len(missing)} group(s) had kept documents but no weight in `weights` (no name or pattern matches "
+             "them), so none of their documents is in the mixture:"), "", "| group | documents | tokens |",
+            "|---|---:|---:|"]
+    return out + [f"| {nowrap(g)} | {v['documents']:,} | {v['tokens']:,} |" for g, v in missing.items()]

@@ -3,10 +3,55 @@ the atomic publish (the Dagster asset runs the per-unit steps as mapped ops inst
 
 from __future__ import annotations
 
-from curation.mixing.build import add_stats, make_plan, prepare, results_of, topic_model, write_unit
+from curation.core.fingerprints import digest
+from curation.mixing.build import add_stats, make_plan, prepare, results_of, topic_model, unweighted, write_unit
 from curation.mixing.datacard import data_card
 from curation.mixing.plan import Statistics
-from curation.mixing.publish import manifest, new_version, publish
+from curation.mixing.publish import discard, manifest, new_version, publish, published
+from curation.mixing.source import CORPORA
+
+PLAN_VERSION = "mixture-plan-v1"
+
+
+def input_fingerprints(store, config, units: list) -> list:
+    """Per unit, the fingerprints of the tables it reads (from Parquet footers only: staleness over thousands of
+    shards without reading data)."""
+    fps = []
+    for u in units:
+        if u.kind == "crawl":
+            assets = ("documents", "language", "dedup", "quality", "tokens", "contamination", "pii", "blocklist") + (
+                ("rewrites",) if config.rewrites else ())
+            fps.append([u.key] + [(store.info(a, u.snapshot, u.shard) or {}).get("fingerprint") for a in assets])
+        else:
+            fps.append([u.key, (store.info(CORPORA, u.snapshot, "all") or {}).get("fingerprint")])
+    return fps
+
+
+def plan_fingerprint(store, config, tid: str, plans: dict, contributing: list) -> str:
+    """What a version's content depends on: the configuration, the tokenizer, the plan and the inputs of the
+    units with candidates in a weighted group (with topics, every unit: the topics are fitted on all of them). A
+    rebuild with the same plan fingerprint as the published version publishes nothing new."""
+    return digest(PLAN_VERSION, config.as_dict(), tid, {g: p.as_dict() for g, p in sorted(plans.items())},
+                  input_fingerprints(store, config, contributing))
+
+
+def shipping_stats(report, outputs: list[dict], config) -> dict:
+    """Per group: documents removed for contamination, blocklisted, cut, redacted (issue 23), and the settings."""
+    from curation.core.keep import PII_PLACEHOLDERS
+
+    groups: dict = {}
+    for k, v in report.items():
+        if k.startswith("shipping:"):
+            g, what = k[len("shipping:"):].rsplit(":", 1)
+            groups.setdefault(g, {})[what] = groups.get(g, {}).get(what, 0) + v
+    for o in outputs:
+        for g, s in (o.get("shipping") or {}).items():
+            for what, v in s.items():
+                groups.setdefault(g, {})[what] = groups.get(g, {}).get(what, 0) + v
+    return {"groups": dict(sorted(groups.items())), "contamination": config.contamination,
+            "margin": config.contamination_margin, "max_items": config.max_contaminated_items,
+            "blocklist": config.blocklist, "placeholders": {t: PII_PLACEHOLDERS[t] for t in config.redact_pii or ()},
+            "unlabelled": {k[len("unlabelled:"):]: v for k, v in report.items() if k.startswith("unlabelled:")}}
 
 
 def finalize(config, plans: dict, outputs: list[dict], report, extra: dict) -> tuple[dict, dict]:
@@ -29,7 +74,10 @@ def finalize(config, plans: dict, outputs: list[dict], report, extra: dict) -> t
             _, snap, what = k.rsplit(":", 2) if k.count(":") >= 2 else (None, None, None)
             dedup.setdefault(snap, {"documents": 0, "removed": 0})[what] = v
     stats = {"sources": {k[7:]: v for k, v in report.items() if k.startswith("source:")},
-             "removed": {k: v for k, v in report.items() if not k.startswith(("source:", "dedup:", "note:"))},
+             "removed": {k: v for k, v in report.items()
+                         if not k.startswith(("source:", "dedup:", "note:", "unweighted:", "shipping:", "unlabelled:"))},
+             "shipping": shipping_stats(report, outputs, config),
+             "unweighted": unweighted(report),
              "dedup": dedup, "languages": dict(langs), "quality_buckets": dict(sorted(buckets.items())),
              "tokenizer": extra.get("tokenizer"), "classifier": extra.get("classifier"),
              "notes": [f"{k[5:]}: {v:,} documents (the mixture's tokenizer differs from the stored counts')"
@@ -47,15 +95,24 @@ def build(store, config, units: list, fingerprint: str, tid: str, topics=None, w
 
     t0 = time.perf_counter()
     version = new_version(fingerprint)
-    report, stats = Counter(), Statistics(config.weights, config.rehydrate)
+    report, stats = Counter(), Statistics(config.weights, config.rehydrate, config.group_by)
     if "topic" in config.group_by and topics is None:
         topics = topic_model(store, config, units, tid)
+    contributing = []
     for u in units:
-        add_stats(stats, prepare(store, config, u, version, tid, report, topics))
+        df = prepare(store, config, u, version, tid, report, topics)
+        add_stats(stats, df)
+        contributing += [u] if df.height or topics else []
     plans = make_plan(store, config, units, version, stats)
+    pfp = plan_fingerprint(store, config, tid, plans, contributing)
+    old = published(store, config.name)
+    if old and old.get("plan_fingerprint") == pfp:  # the same plan over the same inputs: nothing new to publish
+        discard(store, config.name, version)
+        return {**old, "unchanged": True, "removed_versions": [], "stats": {**old["stats"],
+                                                                         "unweighted": unweighted(report)}}
     outputs = [write_unit(store, config, u, version, plans) for u in units] if write is None else write(version, plans)
-    man, files = finalize(config, plans, outputs, report, {"fingerprint": fingerprint, "version": version,
-                                                            "tokenizer": tid,
+    man, files = finalize(config, plans, outputs, report, {"fingerprint": fingerprint, "plan_fingerprint": pfp,
+                                                            "version": version, "tokenizer": tid,
                                                             "seconds": round(time.perf_counter() - t0, 2)})
-    man["removed_versions"] = publish(store, config, version, man, files)
+    man["removed_versions"] = publish(store, config, version, man, files, plans)
     return man

@@ -63,17 +63,25 @@ class GroupStats:
 
 
 class Statistics:
-    """Per weighted group: documents, tokens and per-class token histograms over u (memory: groups, not docs)."""
+    """Per weighted group: documents, tokens and per-class token histograms over u (memory: groups, not docs).
+    ``weights`` may name groups by pattern (``curation.mixing.weights``): each group's weight is then known once
+    every unit is added (``resolved``)."""
 
-    def __init__(self, weights: dict, rehydrate: dict | None):
-        self.weights = {g: w for g, w in weights.items() if w > 0}
+    def __init__(self, weights: dict, rehydrate: dict | None, group_by: list[str] | None = None):
+        from curation.mixing.weights import Weights
+
+        self.spec = Weights(weights, group_by)
         self.rehydrate = rehydrate
         self.groups: dict[str, GroupStats] = {}
+
+    def resolved(self) -> dict[str, tuple[float, str]]:
+        """group -> (weight, the key of ``weights`` it comes from), for every group with a positive weight."""
+        return self.spec.resolve({g: st.tokens for g, st in self.groups.items()})
 
     def add(self, group: np.ndarray, tokens: np.ndarray, copies: np.ndarray, u: np.ndarray) -> None:
         group = np.asarray(group, dtype=object)
         bins = np.minimum((u * BINS).astype(np.int64), BINS - 1)
-        for g in set(group.tolist()) & set(self.weights):
+        for g in sorted(g for g in set(group.tolist()) if self.spec.weighted(g)):
             m = group == g
             st = self.groups.setdefault(g, GroupStats())
             st.documents += int(m.sum())
@@ -98,6 +106,8 @@ class GroupPlan:
     tau_hi: float = 0.0  # tau_lo <= v < tau_hi: the window, decided by ``chosen``
     needed: int = 0  # tokens the extra copies must add
     chosen: list = field(default_factory=list)  # ids in the window that get the extra copy
+    weight: float = 0.0  # the group's weight (a share of its pattern's, when a pattern gave it)
+    weight_from: str = ""  # the key of ``weights`` that gave it: its own name or a pattern
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "reps": {str(k): v for k, v in self.reps.items()}}
@@ -134,12 +144,13 @@ def _search(classes: list, goal: float, upper: bool, hi: float) -> float:
 
 def plan_groups(stats: Statistics, total_tokens: int, max_repeats: float) -> dict[str, GroupPlan]:
     """The plan of every weighted group from the statistics alone."""
-    total_w = sum(stats.weights.values())
+    weights = stats.resolved()
+    total_w = sum(w for w, _ in weights.values())
     plans = {}
-    for g, w in sorted(stats.weights.items()):
+    for g, (w, key) in sorted(weights.items()):
         target = int(round(total_tokens * w / total_w))
         st = stats.groups.get(g, GroupStats())
-        p = GroupPlan(g, target, st.documents, st.tokens)
+        p = GroupPlan(g, target, st.documents, st.tokens, weight=w, weight_from=key)
         plans[g] = p
         natural = sum(c * cls[1] for c, cls in st.classes.items())
         if not natural or not target:

@@ -74,11 +74,61 @@ def published(store, name: str) -> dict | None:
         return json.load(fh)
 
 
-def publish(store, config, version: str, man: dict, card_files: dict[str, str]) -> list[str]:
-    """Write the version's manifest and card, remove its work folder, then flip the pointer; remove versions beyond
-    ``keep_versions``. Returns the versions removed."""
+class NotPublished(ValueError):
+    """A built version was refused (no tokens, or a number that is not finite): the current version stays."""
+
+
+def discard(store, name: str, version: str) -> None:
+    """Remove a version folder that will not be published (its parts and work tables)."""
+    path = store.side_path(MIXTURES, name, version)
+    if store.fs.exists(path):
+        store.fs.rm(path, recursive=True)
+
+
+def refusal(man: dict, plans: dict | None = None) -> str | None:
+    """Why the version ``man`` describes must not be published (None when it may): no tokens, or a number that is
+    not finite in its manifest or plan (strict JSON has no NaN or infinity)."""
+    from curation.mixing.loading import nonfinite
+
+    bad = nonfinite({"manifest": man, "plan": {g: p.as_dict() for g, p in (plans or {}).items()}}, "")
+    if bad:
+        return f"a number is not finite:{bad[0][1:]}"
+    return None if man.get("total_tokens") else "it holds no tokens (no candidate document in any weighted group)"
+
+
+UNCHANGED = "unchanged.json"  # the last inputs found to give the current version's plan again
+
+
+def note_unchanged(store, name: str, fingerprint: str, version: str, unweighted: dict) -> None:
+    """Remember that the inputs ``fingerprint`` give the plan of the current ``version`` (so the next check of the
+    same inputs needs no plan), with the candidate groups they left without a weight."""
     with tempfile.TemporaryDirectory(prefix="curation-mixture-") as tmp:
-        files = {**card_files, "manifest.json": json.dumps(man, indent=1, default=str)}
+        local = os.path.join(tmp, UNCHANGED)
+        with open(local, "w") as fh:
+            json.dump({"fingerprint": fingerprint, "version": version, "unweighted": unweighted}, fh, allow_nan=False)
+        store.put_side(MIXTURES, name, UNCHANGED, local)
+
+
+def unchanged_note(store, name: str) -> dict:
+    if not store.side_exists(MIXTURES, name, UNCHANGED):
+        return {}
+    with store.fs.open(store.side_path(MIXTURES, name, UNCHANGED)) as fh:
+        return json.load(fh)
+
+
+def publish(store, config, version: str, man: dict, card_files: dict[str, str], plans: dict | None = None) \
+        -> list[str]:
+    """Write the version's manifest and card, remove its work folder, then flip the pointer; remove versions beyond
+    ``keep_versions``. Returns the versions removed. A version with no tokens or a number that is not finite is
+    discarded instead (NotPublished, naming the current version, which stays)."""
+    why = refusal(man, plans)
+    if why:
+        discard(store, config.name, version)
+        current = (published(store, config.name) or {}).get("version")
+        raise NotPublished(f"mixture {config.name}: version {version} is not published: {why}; "
+                           + (f"{current} stays current" if current else "nothing was published before"))
+    with tempfile.TemporaryDirectory(prefix="curation-mixture-") as tmp:
+        files = {**card_files, "manifest.json": json.dumps(man, indent=1, default=str, allow_nan=False)}
         for fname, text in files.items():
             local = os.path.join(tmp, fname)
             with open(local, "w") as fh:
@@ -117,12 +167,15 @@ def remove_unversioned_parts(store, name: str) -> list[str]:
 
 
 def manifest(results, config, parts: list[dict], extra: dict) -> dict:
+    from curation.mixing.weights import weight_of
+
     total = sum(r.tokens for r in results) or 1
-    total_w = sum(config.weights.values())
+    total_w = sum(weight_of(w) or 0.0 for w in config.weights.values())
     groups = []
     for r in results:
+        by = {"weight_from": r.weight_from} if r.weight_from not in ("", r.group) else {}  # a pattern gave it
         groups.append({
-            "group": r.group, "target_weight": round(config.weights.get(r.group, 0) / total_w, 4),
+            "group": r.group, "target_weight": round(r.weight / total_w, 4), **by,
             "achieved_weight": round(r.tokens / total, 4), "target_tokens": r.target_tokens, "tokens": r.tokens,
             "documents": r.documents, "documents_available": r.documents_available,
             "tokens_available": r.tokens_available, "repetition": r.repetition,

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from curation.core.keep import LABEL_COLUMNS
+from curation.core.keep import LABEL_COLUMNS, SHIPPING_COLUMNS
 from curation.mixing.config import CorpusSource, MixtureConfig
 from curation.models.tokenizer import count_tokens, load_tokenizer
 from curation.mixing.groups import domain_of, group_column
@@ -21,7 +21,8 @@ from curation.mixing.groups import domain_of, group_column
 TOKENS = "tokens"
 CORPORA = "corpora"
 SCHEMA = {"id": "String", "source": "String", "snapshot": "String", "language": "String", "quality_bucket": "Int64",
-          "cluster_size": "Int64", "tokens": "Int64", "url": "String"}
+          "cluster_size": "Int64", "tokens": "Int64", "url": "String", "contamination_hits": "Int64",
+          "blocklisted": "Boolean"}
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,15 @@ def crawl_candidates(store, unit: Unit, config: MixtureConfig, tid: str, report:
     rules = config.keep_rules()
     read = {t: pl.from_arrow(store.read(t, snap, shard, columns=cols)) for t, cols in LABEL_COLUMNS.items()}
     df = read["language"].join(read["dedup"], on="id", how="left").join(read["quality"], on="id", how="left")
+    df = df.join(shipping_labels(store, snap, shard, report), on="id", how="left")
+    df = df.with_columns([pl.lit(None, t).alias(c) for c, t in (("contamination_hits", pl.Int64),
+                                                                ("blocklisted", pl.Boolean)) if c not in df.columns])
     report[f"dedup:{snap}:documents"] += df.height
     report[f"dedup:{snap}:removed"] += int((~df["keep"].fill_null(True)).sum())
+    df = shipping_filter(df, rules, report, f"crawl/{snap}")  # first: a blocklisted page counts as blocklisted
     df = rules.apply(df, report)
+    report[f"shipping:crawl/{snap}:contaminated, cut if chosen"] += int(
+        (df["contamination_hits"].fill_null(0) > 0).sum()) if rules.contamination == "cut" else 0
     ids = df["id"].to_list()
     toks, counted = _tokens(store, snap, shard, ids, config.tokenizer, tid)
     report["note:tokens counted on the fly"] += len(ids) if counted else 0
@@ -90,6 +97,34 @@ def crawl_candidates(store, unit: Unit, config: MixtureConfig, tid: str, report:
     if config.rewrites:
         frames.append(rewrite_candidates(store, snap, shard, config, tid, report))
     return pl.concat(frames)
+
+
+def shipping_filter(df, rules, report: Counter, where: str):
+    """Drop blocklisted and (past the limit) contaminated documents, counted as ``shipping:<where>:<rule>``."""
+    for name, cond in rules.shipping_rules():
+        ok = cond.fill_null(True)
+        report[f"shipping:{where}:{name}"] += int(df.height - df.filter(ok).height)
+        df = df.filter(ok)
+    return df
+
+
+def shipping_labels(store, snap: str, shard: str, report: Counter):
+    """(id, contamination_hits, blocklisted) of one shard from the contamination and blocklist tables (issue 23);
+    a table not materialised for the shard leaves its column null (kept) and is counted (``unlabelled:<table>``)."""
+    import polars as pl
+
+    out = pl.DataFrame(schema={"id": pl.String})
+    if store.info("pii", snap, shard) is None:  # read when the parts are written (redaction); noted here
+        report["unlabelled:pii"] += 1
+    for table, cols in SHIPPING_COLUMNS.items():
+        if store.info(table, snap, shard) is None:
+            report[f"unlabelled:{table}"] += 1
+            continue
+        t = pl.from_arrow(store.read(table, snap, shard, columns=cols))
+        t = (t.select("id", pl.col("hits").cast(pl.Int64).alias("contamination_hits")) if table == "contamination"
+             else t.select("id", (pl.col("blocklists").list.len() > 0).alias("blocklisted")))
+        out = t if out.width == 1 else out.join(t, on="id", how="full", coalesce=True)
+    return out
 
 
 def rewrite_candidates(store, snap: str, shard: str, config: MixtureConfig, tid: str, report: Counter):

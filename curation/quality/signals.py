@@ -160,11 +160,38 @@ def quality_schema():
     return pa.schema(fields, metadata={"description": "Heuristic signals and verdicts, model scores, quality bucket."})
 
 
-def signals_table(ids: list[str], texts: list[str], languages: list[str | None], config: SignalConfig = SignalConfig()):
-    """A Polars DataFrame of id + every signal, one row per document."""
+#: documents per pool task, and the fewest a worker is worth spawning for
+ROWS_PER_TASK = 2048
+MIN_ROWS_PER_WORKER = 4096
+
+
+def _same(config: SignalConfig) -> SignalConfig:
+    return config
+
+
+def _signal_rows(config: SignalConfig, item) -> list[dict]:
+    """A pool task: the signals of one slice of a shard's documents."""
+    texts, languages = item
+    return [signals(t, lang, config) for t, lang in zip(texts, languages)]
+
+
+def signals_table(ids: list[str], texts: list[str], languages: list[str | None], config: SignalConfig = SignalConfig(),
+                  workers: int | None = None):
+    """A Polars DataFrame of id + every signal, one row per document.
+
+    Slices of ROWS_PER_TASK documents are measured in a pool of worker processes (``curation.core.pool``:
+    ``workers``, else the cores this process may use); a document's signals depend on it alone, so the frame is
+    the same whatever the worker count."""
     import polars as pl
 
-    rows = [signals(t, lang, config) for t, lang in zip(texts, languages)]
+    from curation.core.pool import ShardPool, row_slices, workers_for
+
+    n = workers_for(len(row_slices(len(texts), ROWS_PER_TASK)), len(texts), MIN_ROWS_PER_WORKER, workers)
+    slices = row_slices(len(texts), ROWS_PER_TASK, n)  # small shard: smaller slices
+    with ShardPool(_same, (config,), n, name="quality signals") as pool:
+        rows = [r for part in pool.imap(_signal_rows, slices, prepare=lambda s: (texts[s[0]:s[0] + s[1]],
+                                                                                 languages[s[0]:s[0] + s[1]]))
+                for r in part]
     schema = {c: (pl.Int64 if c in INT_SIGNALS else pl.Boolean if c in BOOL_SIGNALS else pl.Float64)
               for c in SIGNAL_COLUMNS}
     df = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)

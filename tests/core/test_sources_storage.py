@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import shutil
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,7 +12,7 @@ import pytest
 
 from curation.core import tables as schema
 from curation.core import storage
-from curation.extract.documents import DocumentBuilder, InputFileError
+from curation.extract.documents import DocumentBuilder
 from curation.core.sharding import shard_index, shard_keys
 from curation.extract.sources import CrawlSource, fingerprint
 from curation.core.storage import ShardStore
@@ -32,9 +33,9 @@ def test_sample_listing_and_fingerprints():
     src = CrawlSource(str(SAMPLE))
     assert src.list_snapshots() == ["CC-MAIN-2020-34", "CC-MAIN-2024-22"]
     files = src.list_files("CC-MAIN-2024-22")
-    assert len(files) == 10 and all(f.size and f.size > 0 for f in files)
+    assert len(files) == 11 and all(f.size and f.size > 0 for f in files)  # 10 real + 1 planted (issue 23)
     by_shard = src.files_by_shard("CC-MAIN-2024-22", 4)
-    assert sum(len(v) for v in by_shard.values()) == 10 and all(by_shard.values())
+    assert sum(len(v) for v in by_shard.values()) == 11 and all(by_shard.values())
 
 
 def test_replacing_one_file_changes_exactly_one_shard_fingerprint(tmp_path):
@@ -71,13 +72,15 @@ def test_folder_without_listing_is_globbed_for_wet_jsonl_parquet(tmp_path):
     assert counts["bad_json_line"] == 1 and counts["missing_text"] == 1 and counts["empty_text"] == 1
 
 
-def test_parquet_without_text_column_fails_naming_file(tmp_path):
+def test_parquet_without_text_column_is_counted_naming_file(tmp_path):
     snap = tmp_path / "crawl-data" / "c"
     snap.mkdir(parents=True)
     pq.write_table(pa.table({"body": ["x"]}), snap / "bad.parquet")
     src = CrawlSource(str(tmp_path))
-    with pytest.raises(InputFileError, match="bad.parquet.*text"):
-        DocumentBuilder(src).build("c", "0000", src.list_files("c"))
+    why = []
+    table, counts = DocumentBuilder(src).build("c", "0000", src.list_files("c"), on_unreadable=lambda f, w: why.append(w))
+    assert table.num_rows == 0 and counts["unreadable_file"] == 1  # issue 25: one file no longer loses its shard
+    assert len(why) == 1 and re.search(r"bad\.parquet.*no text column 'text'", why[0])
 
 
 def test_store_roundtrip_and_fingerprint_in_footer(tmp_path):

@@ -21,7 +21,8 @@ from sensors import crawl_sensor, snapshot_schedule
 def test_definitions_have_assets_partitions_and_automation():
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert keys == {"warc_files", "documents", "language", "minhash_signatures", "tokens", "dedup_clusters", "dedup",
-                    "quality_annotations", "quality_classifier", "quality", "rewrites", "corpora", "mixtures/demo"}
+                    "quality_annotations", "quality_classifier", "quality", "rewrites", "corpora", "mixtures/demo",
+                    "benchmark_index", "contamination", "pii", "blocklist"}
     rw = defs.resolve_assets_def("rewrites")
     assert rw.partitions_def == SNAPSHOT_SHARDS and rw.node_def.pool == "gpu"  # one model-bound step per device
     assert defs.resolve_assets_def("dedup_clusters").partitions_def == SNAPSHOTS

@@ -21,7 +21,7 @@ import dagster as dg
 import yaml
 
 from curation_assets.definitions import defs
-from curation_assets.rewrite import POOL
+from curation_assets.constants import GPU_POOL as POOL
 from tests.conftest import ROOT
 
 STEP = """

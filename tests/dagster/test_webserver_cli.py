@@ -30,9 +30,9 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert set(by_key) == {"warc_files", "documents", "language", "minhash_signatures", "tokens", "dedup_clusters",
                                "dedup", "quality_annotations", "quality_classifier", "quality", "rewrites", "corpora",
-                               "mixtures/demo"}
+                               "mixtures/demo", "benchmark_index", "contamination", "pii", "blocklist"}
         assert all(n["isPartitioned"] for k, n in by_key.items()
-                   if k not in ("quality_annotations", "quality_classifier", "corpora", "mixtures/demo"))
+                   if k not in ("quality_annotations", "quality_classifier", "corpora", "mixtures/demo", "benchmark_index"))
         assert not by_key["quality_classifier"]["isPartitioned"] and by_key["warc_files"]["isObservable"]
         assert [d["path"] for d in by_key["language"]["dependencyKeys"]] == [["documents"]]
         assert [d["path"] for d in by_key["documents"]["dependencyKeys"]] == [["warc_files"]]
@@ -41,7 +41,8 @@ def test_webserver_serves_assets_with_partitions(tmp_path):
         assert sorted(d["path"] for d in by_key["rewrites"]["dependencyKeys"]) == [
             ["dedup"], ["documents"], ["language"], ["quality"]]
         assert sorted(d["path"] for d in by_key["mixtures/demo"]["dependencyKeys"]) == [
-            ["corpora"], ["dedup"], ["documents"], ["language"], ["quality"], ["rewrites"], ["tokens"]]
+            ["blocklist"], ["contamination"], ["corpora"], ["dedup"], ["documents"], ["language"], ["pii"], ["quality"],
+            ["rewrites"], ["tokens"]]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -157,7 +157,7 @@ def test_accepted_rewrites_are_a_source_and_rejected_ones_are_counted(tmp_path):
     from curation.models.tokenizer import tokenizer_id
     from curation.mixing.source import rewrite_candidates
     from curation.core.storage import ShardStore
-    from curation_assets.rewrite import rewrites_schema
+    from curation.core.tables import REWRITES
 
     wiki = [json.loads(line)["text"] for line in open(ROOT / "sample_data/quality/wikipedia-abstracts-en.jsonl")][:3]
     rows = [{"id": f"d{i}:rw:wikipedia@1", "source_id": f"d{i}", "snapshot": "S", "url": f"https://x/{i}",
@@ -168,7 +168,7 @@ def test_accepted_rewrites_are_a_source_and_rejected_ones_are_counted(tmp_path):
              "source_classifier_score": 0.4, "source_quality_bucket": 5}
             for i, (text, lang, ok) in enumerate(zip(wiki, ["en", "de", "en"], [True, True, False]))]
     store = ShardStore(str(tmp_path))
-    store.write("rewrites", "S", "0000", pa.Table.from_pylist(rows, schema=rewrites_schema()), {"fingerprint": "f"})
+    store.write("rewrites", "S", "0000", pa.Table.from_pylist(rows, schema=REWRITES), {"fingerprint": "f"})
     removed = Counter()
     tid = tokenizer_id(None)
     got = rewrite_candidates(store, "S", "0000", MixtureConfig(languages=["en"], weights={"rewrite/S": 1}), tid, removed)

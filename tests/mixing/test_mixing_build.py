@@ -38,7 +38,7 @@ def _texts() -> list[str]:
 
 def make_store(base, n_shards: int, limit: int | None = None) -> ShardStore:
     """Every text (or the first ``limit``) as a document of one snapshot, spread over ``n_shards`` shards."""
-    from curation_assets.tokens import SCHEMA
+    from curation.core.tables import TOKENS as SCHEMA
 
     texts, counts = _counted()
     texts = texts[:limit] if limit else texts
@@ -149,7 +149,8 @@ def test_mixture_asset_validates_builds_and_shows_the_data_card(tmp_path):
     asset = mixture_asset(str(path))
     assert asset.key == dg.AssetKey(["mixtures", "mine"])
     assert {k.to_user_string() for k in asset.dependency_keys} == {"documents", "language", "dedup", "quality",
-                                                                   "tokens", "corpora"}
+                                                                   "tokens", "corpora", "contamination", "pii",
+                                                                   "blocklist"}
     assert "cron" in str(asset.automation_conditions_by_key[asset.key]).lower() or \
         asset.automation_conditions_by_key[asset.key] is not None
     res = dg.materialize([asset], resources={"storage": StorageResource(base=str(tmp_path / "out"))},
