@@ -21,8 +21,7 @@ from curation_assets.common import fail_fast
 from curation_assets.shard_step import shard_step
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS
-from resources import QualityResource, RewriteResource, StorageResource
-from resources.backends import make_backend
+from resources import QualityResource, RewriteResource, StorageResource, make_backend
 
 ANNOTATIONS = "quality_annotations"
 GLOBAL, GLOBAL_SHARD = "_all", "sample"

@@ -32,8 +32,7 @@ from curation_assets.language import ASSET as LANGUAGE, language
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from curation_assets.classifier import classifier_meta, stored_classifier
 from curation_assets.quality import QUALITY, quality
-from resources.backends import make_backend
-from resources import QualityResource, RewriteResource, StorageResource
+from resources import QualityResource, RewriteResource, StorageResource, make_backend
 
 REWRITES = "rewrites"
 

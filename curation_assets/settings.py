@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from curation.core.pool import parse_workers, set_default_workers
 from curation.rewrite.rewriter import Selection
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,14 @@ def _limit(env: Mapping[str, str], name: str, default: int | None, minimum: int)
 
 _OFF = ("0", "off", "false", "no", "stopped")
 _ON = ("1", "on", "true", "yes", "running")
+
+
+def _workers(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    try:
+        n = parse_workers(env.get(name), name)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return default if n is None else n
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -82,6 +91,8 @@ class Settings:
     # --rewrite-server` with credentials in the URL): handed to the backend in this process, never stored in a
     # run's config or shown
     rewrite_auth: str | None = dataclasses.field(default=None, repr=False)
+    # processes each run's per-shard stages use (None: the cores this process may use); see curation.core.pool
+    shard_workers: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.num_shards, int) or not 1 <= self.num_shards <= MAX_SHARDS:
@@ -115,6 +126,7 @@ class Settings:
             sensor_interval=_seconds(env, "CURATION_SENSOR_INTERVAL", d["sensor_interval"]),
             model_cache=env.get("CURATION_MODEL_CACHE") or d["model_cache"],
             rewrite_auth=env.get("CURATION_REWRITE_AUTH") or d["rewrite_auth"],
+            shard_workers=_workers(env, "CURATION_SHARD_WORKERS", d["shard_workers"]),
         )
 
 
@@ -135,6 +147,7 @@ def use(settings: Settings) -> None:
     from curation.core import packaged
 
     packaged.set_cache_dir(settings.model_cache)  # the library's default folder for converted models
+    set_default_workers(settings.shard_workers)  # the per-shard stages' pool size in this process
 
 
 # accessors the assets, sensors and resources use
@@ -170,3 +183,9 @@ def mixture_files() -> list[str]:
     if where.endswith((".yaml", ".yml")):
         return [str(Path(where).resolve())]
     return sorted(glob.glob(os.path.join(where, "*.yaml")))
+
+
+def dagster_home(flag: str | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """The Dagster instance folder: ``flag`` (``--dagster-home``), else ``$DAGSTER_HOME``, else ./dagster_home."""
+    env = os.environ if env is None else env
+    return Path(flag or env.get("DAGSTER_HOME") or "dagster_home").resolve()

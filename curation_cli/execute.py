@@ -6,25 +6,22 @@ An item starts when the items it depends on are done. A failed item blocks only 
 """
 
 import dataclasses
-import os
 import multiprocessing
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-from curation.core.pool import ENV as SHARD_WORKERS_ENV, available_cpus, parse_workers
+from curation.core.pool import available_cpus, limit_threads
 from curation_cli.plan import SAMPLES_WHAT_EXISTS, Item
 
 
 
 def share_cores(workers: int, shard_workers: int | None = None) -> int:
-    """Processes per run for the per-shard stages (``curation.core.pool``), set in $CURATION_SHARD_WORKERS for
-    this process and the workers it spawns: ``shard_workers`` if given, else the variable if the user set it, else
-    cores // ``workers``. So ``--workers N`` runs side by side with a pool of cores // N each make about one busy
+    """Processes per run for the per-shard stages (``curation.core.pool``; the caller puts them in the settings it
+    gives its run processes): ``shard_workers`` if given (the flag, else $CURATION_SHARD_WORKERS through the
+    settings), else cores // ``workers``. So ``--workers N`` runs side by side with a pool of cores // N each make about one busy
     process per core, never N x cores: N = cores (the default) runs shards side by side, one process each;
     --workers 1 runs one partition at a time on every core (a few large shards)."""
-    n = shard_workers or parse_workers(os.environ.get(SHARD_WORKERS_ENV)) or max(1, available_cpus() // workers)
-    os.environ[SHARD_WORKERS_ENV] = str(n)
-    return n
+    return shard_workers or max(1, available_cpus() // workers)
 
 
 def log_config(level: str = "CRITICAL") -> dict:
@@ -62,8 +59,7 @@ def init_worker(settings, overrides: dict, home: str, tags: dict, log_level: str
     if pool_worker:
         _die_with_parent()
     if threads:  # before torch is imported: N workers x all-core OpenMP pools would spin against each other
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ.setdefault(var, str(threads))
+        limit_threads(threads)
     warnings.filterwarnings("ignore")  # Dagster's beta/preview notices would break the progress display
     from curation_assets import settings as settings_module
 

@@ -3,7 +3,6 @@ rewrite limits) over the environment's, resource overrides, and the Dagster inst
 
 import argparse
 import dataclasses
-import os
 from pathlib import Path
 
 from curation.core.pool import available_cpus
@@ -83,7 +82,9 @@ def settings_from_args(args):
     overrides = {"rewrite_settings": rewrite}
     if args.perplexity:
         overrides["quality_settings"] = {"perplexity": True}
-    home = Path(args.dagster_home or os.environ.get("DAGSTER_HOME") or "dagster_home").resolve()
+    from curation_assets.settings import dagster_home
+
+    home = dagster_home(args.dagster_home)
     return s, overrides, home
 
 

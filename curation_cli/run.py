@@ -6,6 +6,7 @@ Each item (assets of one topological level x one partition) runs as a real Dagst
 Finished shards whose inputs did not change are not recomputed, so a killed run resumes where it stopped.
 """
 
+import dataclasses
 import sys
 import time
 from collections import Counter
@@ -106,7 +107,9 @@ def run(args) -> int:
     if new:
         instance.add_dynamic_partitions(SNAPSHOTS.name, new)
     shards = SHARDS.get_partition_keys()
-    per_run = execute.share_cores(args.workers, getattr(args, "shard_workers", None))
+    per_run = execute.share_cores(args.workers, getattr(args, "shard_workers", None) or settings.shard_workers)
+    settings = dataclasses.replace(settings, shard_workers=per_run)  # what every run process of this command uses
+    settings_module.use(settings)
     console.print(f"crawl root  {settings.crawl_root}\noutput      {settings.output}\ndagster     {home}\n"
                   f"snapshots   {', '.join(snapshots)} x {len(shards)} shards; {args.workers} workers x "
                   f"{per_run} processes per shard")

@@ -2,9 +2,9 @@
 
 Sizing (:func:`pool_size`): the CPUs this process may run on (``os.sched_getaffinity``), capped by the cgroup
 CPU quota of its container (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, rounded up:
-a quota of 1.5 CPUs gives 2 workers). An explicit setting overrides it: the ``workers`` argument, else
-``$CURATION_SHARD_WORKERS`` (``curation run --workers N`` sets it to cores // N in its run processes, so N runs
-x their pools make about one process per core, not N x cores).
+a quota of 1.5 CPUs gives 2 workers). An explicit setting overrides it: the ``workers`` argument, else the
+settings' ``shard_workers`` (``$CURATION_SHARD_WORKERS``; ``curation run --workers N`` sets it to cores // N in its
+run processes, so N runs x their pools make about one process per core, not N x cores).
 
 Mapping (:class:`ShardPool`): ``pool.map(fn, items)`` returns ``[fn(state, item) for item in items]`` in the
 items' order, where ``state = setup(*setup_args)`` is built once per worker process (the models: a fastText
@@ -13,7 +13,9 @@ model, an extractor, a tokenizer). One worker runs everything in this process, w
 never what it computes or in which order results are combined. Workers are spawned (never forked: a Dagster
 run process has threads and database connections a fork would copy), get SIGKILL when this process dies, and
 run one item at a time: memory is one item's worth per worker (plus the results on their way back). At most
-``2 x workers`` items are handed out ahead, largest first when ``cost`` is given (fewer stragglers at the end).
+``2 x workers`` items are handed out ahead, largest first when ``cost`` is given (fewer stragglers at the end);
+``imap`` yields results in item order as they come. ``CPU_LOG`` keeps each set-up's and task's CPU seconds by
+process (bench/shard_workers.py computes the critical path from it).
 """
 
 from __future__ import annotations
@@ -28,10 +30,18 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Self
 
-ENV = "CURATION_SHARD_WORKERS"
+ENV = "CURATION_SHARD_WORKERS"  # read by curation_assets.settings, never here
 #: thread pools of native libraries, pinned to one thread in pool workers: N workers x N threads would oversubscribe
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS",
                "POLARS_MAX_THREADS")
+
+
+def limit_threads(threads: int, variables: tuple[str, ...] = THREAD_VARS[:3]) -> None:
+    """Cap the native thread pools of this process (and what it spawns) at ``threads``, unless the user set them.
+    The one place besides the settings and the resources that touches the environment, because only the
+    environment reaches OpenMP/BLAS: it must hold before torch or numpy's BLAS is first loaded."""
+    for var in variables:
+        os.environ.setdefault(var, str(threads))
 
 
 def _read(path: str) -> str | None:
@@ -106,15 +116,25 @@ def parse_workers(value: str | int | None, where: str = ENV) -> int | None:
     return n
 
 
+_DEFAULT: dict = {"workers": None}
+
+
+def set_default_workers(workers: int | None) -> None:
+    """The pool size of this process when a stage names none (the settings' ``shard_workers``, from
+    ``$CURATION_SHARD_WORKERS`` or ``curation run``; installed by ``curation_assets.settings.use``); None: size by
+    the cores (:func:`available_cpus`)."""
+    _DEFAULT["workers"] = parse_workers(workers, "shard_workers")
+
+
 def pool_size(workers: int | None = None) -> int:
-    """Worker processes for one shard: ``workers`` if given, else ``$CURATION_SHARD_WORKERS``, else
+    """Worker processes for one shard: ``workers`` if given, else the default set for this process, else
     :func:`available_cpus`."""
-    explicit = parse_workers(workers, "workers") if workers is not None else parse_workers(os.environ.get(ENV))
+    explicit = parse_workers(workers, "workers") if workers is not None else _DEFAULT["workers"]
     return explicit if explicit is not None else available_cpus()
 
 
 def explicit_size() -> bool:
-    return parse_workers(os.environ.get(ENV)) is not None
+    return _DEFAULT["workers"] is not None
 
 
 # ------------------------------------------------------------------------------------------ the workers
@@ -160,6 +180,8 @@ class ShardPool:
     def __init__(self, setup: Callable, setup_args: tuple = (), workers: int = 1, name: str = "shard pool",
                  local=None):
         self.setup, self.setup_args, self.workers, self.name = setup, tuple(setup_args), max(1, workers), name
+        if multiprocessing.current_process().daemon:  # a daemonic process may not start children: run in it
+            self.workers = 1
         self._executor: ProcessPoolExecutor | None = None
         self._local = local  # the state to use in this process, when the caller has it already
         self._has_local = local is not None

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from curation.core.keep import PII_PLACEHOLDERS
+
 from curation.labels import pii_rules as R
 
 PII_TYPES = ("email", "phone", "ip", "credit_card", "iban")
-PLACEHOLDERS = {"email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP_ADDRESS>", "credit_card": "<CARD_NUMBER>",
-                "iban": "<IBAN>"}
+PLACEHOLDERS = PII_PLACEHOLDERS  # defined once in curation.core.keep: the mixture writes them too
 PII_VERSION = "pii-1"  # bump when a pattern, a check or a context rule changes
 PII_SPAN_TYPE = pa.struct([("type", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
                            ("confidence", pa.float32())])

@@ -33,7 +33,8 @@ def _sensor_tick(instance, resources, cursor):
 
 def _defs(mixture) -> dg.Definitions:
     """The project's assets with one mixture, ``mixture`` (the demo's names snapshots this crawl lacks)."""
-    assets = [a for a in ASSETS if not a.key.to_user_string().startswith("mixtures/")] + mixture_assets([str(mixture)])
+    assets = [a for a in ASSETS if not any(k.to_user_string().startswith("mixtures/") for k in a.keys)]
+    assets += mixture_assets([str(mixture)])
     return dg.Definitions(assets=assets, resources=defs.resources, executor=dg.in_process_executor)
 
 

@@ -161,3 +161,15 @@ def test_quality_signals_with_1_and_2_workers_are_identical(crawl, tmp_path, mon
     a = signals.signals_table(ids, texts, langs, workers=1)
     b = signals.signals_table(ids, texts, langs, workers=2)
     assert len(ids) > 32 and a.equals(b)
+
+
+def test_curation_run_workers_times_the_pool_stay_within_the_cores(monkeypatch):
+    from curation_cli import execute
+
+    monkeypatch.setattr(execute, "available_cpus", lambda: 8)
+    for workers, flag, expected in ((8, None, 1), (2, None, 4), (3, None, 2), (1, None, 8), (16, None, 1), (2, 3, 3)):
+        monkeypatch.delenv(pool.ENV, raising=False)
+        assert execute.share_cores(workers, flag) == expected
+        assert pool.pool_size() == expected  # what every run process (spawned after) sizes its pools to
+    monkeypatch.setenv(pool.ENV, "5")  # the user's own setting wins over cores // workers
+    assert execute.share_cores(2) == 5

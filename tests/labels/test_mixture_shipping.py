@@ -1,7 +1,6 @@
 """The mixture applies the three labels: blocklisted documents dropped, contaminated spans cut with a margin (or the
 documents dropped), personal data replaced by placeholders, all counted per group in the data card."""
 
-import polars as pl
 import pyarrow as pa
 
 from curation.core.keep import PII_PLACEHOLDERS, edit_text
@@ -72,7 +71,7 @@ def test_mixture_cuts_redacts_and_drops(tmp_path):
 
 
 def test_edit_text_margin_and_placeholders():
-    assert PLACEHOLDERS == PII_PLACEHOLDERS
+    assert PLACEHOLDERS is PII_PLACEHOLDERS  # one definition, in curation.core.keep
     t = "Intro line. " + "BENCHMARK ITEM TEXT " * 3 + "and then " + CONTACT
     s = t.index("BENCHMARK")
     e = t.index("and then") - 1

@@ -117,7 +117,7 @@ class _Counting:
 
 
 def test_annotation_with_the_bundled_model_caches_and_records_parse_failures():
-    from resources.backends import make_backend
+    from resources import make_backend
 
     backend = _Counting(make_backend(RewriteResource()))  # the model the asset test below reuses (loaded once)
     docs = web_docs(2)
