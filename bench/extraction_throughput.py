@@ -42,15 +42,9 @@ def run_config(crawl, files, repeat, substring: bool = False, **extraction) -> i
                 skip_elements=list(SUBSTRING_SELECTORS)))
 
         Extractor.cleaned = cleaned
-    ident = LanguageIdentifier(LangIdConfig())
     builder = DocumentBuilder(CrawlSource(crawl), ExtractionConfig(**extraction))
-    inputs = [InputFile(rel, size, "v") for _, size, rel in files]
-    n = 0
-    for _ in range(repeat):
-        table, counts = builder.build("S", "0000", inputs)
-        language_table(table, ident)
-        n += table.num_rows + counts.get("empty_text", 0) + counts.get("extraction_error", 0)  # HTML pages in
-    return n
+    return throughput.pages_read(builder, LanguageIdentifier(LangIdConfig()), language_table,
+                                 [InputFile(rel, size, "v") for _, size, rel in files], repeat)
 
 
 # at import, so that the spawned worker processes (which import this module as __mp_main__) know them too

@@ -24,13 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation.extract.warc_writer import gzip_member, response, warc_gz
+from curation.extract.warc_writer import gzip_member, response, warc_gz, zero_gzip
 
 SNAP = "CC-MAIN-2099-09"
 
@@ -48,16 +47,6 @@ def normal(i: int) -> bytes:
 def lying(record: bytes, extra: int) -> bytes:
     n = int(re.search(rb"Content-Length: (\d+)\r\n\r\nHTTP", record).group(1))
     return record.replace(b"Content-Length: %d\r\n\r\nHTTP" % n, b"Content-Length: %d\r\n\r\nHTTP" % (n + extra), 1)
-
-
-def zero_gzip(nbytes: int) -> bytes:
-    c, zeros, n = zlib.compressobj(9, zlib.DEFLATED, -15), b"\0" * (1 << 20), nbytes >> 20
-    block = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
-    crc = 0
-    for _ in range(n):
-        crc = zlib.crc32(zeros, crc)
-    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + block * n + c.flush()
-            + crc.to_bytes(4, "little") + (nbytes & 0xFFFFFFFF).to_bytes(4, "little"))
 
 
 def jsonl(texts) -> bytes:

@@ -43,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,9 +95,13 @@ def run_ours(crawl, files, repeat, second_opinion, extractor=None, langid=None):
     CrawlSource, InputFile = sources.CrawlSource, sources.InputFile
 
     ident = LanguageIdentifier(langid or (LangIdConfig() if second_opinion else LangIdConfig(second_opinion="none")))
-    src = CrawlSource(crawl)
-    builder = DocumentBuilder(src, ExtractionConfig(extractor=extractor) if extractor else ExtractionConfig())
-    inputs = [InputFile(rel, size, "v") for _, size, rel in files]
+    builder = DocumentBuilder(CrawlSource(crawl), ExtractionConfig(extractor=extractor) if extractor else
+                              ExtractionConfig())
+    return pages_read(builder, ident, language_table, [InputFile(rel, size, "v") for _, size, rel in files], repeat)
+
+
+def pages_read(builder, ident, language_table, inputs, repeat: int) -> int:
+    """Extract and identify the shard ``repeat`` times: the HTML pages read (kept, empty or failed)."""
     n = 0
     for _ in range(repeat):
         table, counts = builder.build("S", "0000", inputs)

@@ -42,27 +42,18 @@ def _io(p: argparse.ArgumentParser) -> None:
 
 def _documents(path: str):
     """(id, text) of each non-blank line; a bad line raises CliError naming the file and line."""
+    from curation.core.jsonl import json_lines
     from curation_cli.errors import CliError
 
     try:
-        f = open(path, encoding="utf-8")
+        for lineno, row in json_lines(path):
+            if not isinstance(row.get("text"), str):
+                raise CliError(f"{path}:{lineno}: no \"text\" string field")
+            yield row.get("id", lineno), row["text"]
+    except ValueError as e:
+        raise CliError(str(e)) from None
     except OSError as e:
         raise CliError(f"{path}: cannot read ({e.strerror})") from None
-    with f:
-        lineno = 0
-        try:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise CliError(f"{path}:{lineno}: not JSON ({e.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    raise CliError(f"{path}:{lineno}: no \"text\" string field")
-                yield row.get("id", lineno), row["text"]
-        except UnicodeDecodeError:
-            raise CliError(f"{path}:{lineno + 1}: not UTF-8") from None
 
 
 def _batches(path: str):

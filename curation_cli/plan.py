@@ -45,8 +45,9 @@ def _kind(node) -> str:
 
 def _outside(graph, node) -> tuple[str, ...]:
     """The partition kinds, other than its own, that a node's asset definition (all of a multi-asset's outputs
-    together) reads from: a level's assets are grouped by it, so the per-shard labels that also read the global
-    benchmark index run on their own and the rest of the level joins its shard's documents run (see ``_fuse``)."""
+    together) reads from. A level's assets are split by whether they read any: those that read only their own
+    partition's upstream join its run (``_fuse``: documents -> language + signatures + tokens), the others (the
+    per-shard labels, which also read the global benchmark index; dedup + quality) run together apart."""
     own = _kind(node)
     kinds = {_kind(graph.get(p)) for k in node.assets_def.keys for p in graph.get(k).parent_keys}
     return tuple(sorted(kinds - {own}))
@@ -67,7 +68,7 @@ def build_plan(defs, snapshots: list[str], shards: list[str], skip_groups: set[s
             node = graph.get(key)
             if not node.is_materializable or node.group_name in skip_groups:
                 continue
-            by_kind[(_kind(node), _outside(graph, node))].append(key.to_user_string())
+            by_kind[(_kind(node), bool(_outside(graph, node)))].append(key.to_user_string())
         for (kind, _), assets in sorted(by_kind.items()):
             parts = {"shard": [(s, sh) for s in snapshots for sh in shards], "snapshot": [(s, None) for s in snapshots],
                      "all": [(None, None)]}[kind]

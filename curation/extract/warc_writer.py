@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import uuid
+import zlib
 
 
 def http_response(body: bytes, content_type: str | None = "text/html", status: str = "200 OK",
@@ -52,3 +53,16 @@ def gzip_member(data: bytes) -> bytes:
 def warc_gz(records: list[bytes]) -> bytes:
     """A .warc.gz file: one gzip member per record, so offsets address records."""
     return b"".join(gzip_member(r) for r in records)
+
+
+def zero_gzip(nbytes: int) -> bytes:
+    """A gzip member of ``nbytes`` zero bytes (a multiple of 1 MiB) built in milliseconds: a deflate block of 1 MiB of
+    zeros after a full flush does not depend on what came before, so it is compressed once and repeated (a
+    decompression bomb for the tests and benches of bounded inflation)."""
+    c, zeros, n = zlib.compressobj(9, zlib.DEFLATED, -15), b"\0" * (1 << 20), nbytes >> 20
+    block = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(n):
+        crc = zlib.crc32(zeros, crc)
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + block * n + c.flush()
+            + crc.to_bytes(4, "little") + (nbytes & 0xFFFFFFFF).to_bytes(4, "little"))

@@ -20,7 +20,6 @@ A spec string is ``PATH[#key=value,...]`` with keys ``name``, ``text``, ``questi
 from __future__ import annotations
 
 import csv
-import gzip
 import importlib.util
 import io
 import json
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+
+from curation.core.jsonl import json_lines
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
@@ -75,21 +76,6 @@ def wheel_path(package: str) -> Path:
     return Path(spec.origin).parent / rel
 
 
-def _rows_jsonl(path: Path):
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: not a JSON object")
-            yield lineno, row
-
-
 def _rows_table(table: pa.Table):
     for i, row in enumerate(table.to_pylist(), 1):
         yield i, row
@@ -135,7 +121,7 @@ def _rows(src: BenchmarkSource, path: Path):
     if not path.exists():
         raise ValueError(f"{src.path}: no such file or folder")
     if name.endswith((".jsonl", ".jsonl.gz", ".json")):
-        return _rows_jsonl(path)
+        return json_lines(path)
     if name.endswith(".parquet"):
         try:
             return _rows_table(pq.read_table(path))

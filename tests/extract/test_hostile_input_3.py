@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,7 +20,7 @@ from curation.extract.documents import DocumentBuilder, InputConfig, split_count
 from curation.extract.html import decode_html
 from curation.extract.sources import CrawlSource
 from curation.extract.warc import WarcLimits
-from curation.extract.warc_writer import response, warc_gz
+from curation.extract.warc_writer import response, warc_gz, zero_gzip
 from tests.conftest import DATA, ROOT, write_crawl
 
 SNAP = "CC-MAIN-2099-03"
@@ -53,18 +52,6 @@ def peak_rss_mib(code: str, *args: str) -> tuple[str, float]:
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.split()
     return " ".join(lines[:-1]), int(lines[-1]) / 1024
-
-
-def zero_gzip(nbytes: int) -> bytes:
-    """A gzip member of ``nbytes`` zero bytes (a multiple of 1 MiB) built in milliseconds: a deflate block of 1 MiB of
-    zeros after a full flush does not depend on what came before, so it is compressed once and repeated."""
-    c, zeros, n = zlib.compressobj(9, zlib.DEFLATED, -15), b"\0" * (1 << 20), nbytes >> 20
-    block = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
-    crc = 0
-    for _ in range(n):
-        crc = zlib.crc32(zeros, crc)
-    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + block * n + c.flush()
-            + crc.to_bytes(4, "little") + (nbytes & 0xFFFFFFFF).to_bytes(4, "little"))
 
 
 READ_SHARD = """
