@@ -22,9 +22,10 @@ from curation_assets.shard_step import shard_step
 from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS
 from resources import QualityResource, RewriteResource, StorageResource, make_backend
+from curation.core.tables import GLOBAL_PARTITION
 
 ANNOTATIONS = "quality_annotations"
-GLOBAL, GLOBAL_SHARD = "_all", "sample"
+GLOBAL, GLOBAL_SHARD = GLOBAL_PARTITION, "sample"
 
 
 def _sample(store, n: int) -> tuple[list[dict], list[str]]:

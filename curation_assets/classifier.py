@@ -18,6 +18,7 @@ from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SHARDS
 from curation_assets.settings import PROJECT_ROOT
 from resources import QualityResource, StorageResource
+from curation.core.tables import CLASSIFIER_META
 SAMPLE_QUALITY = PROJECT_ROOT / "sample_data" / "quality"
 DEFAULT_POSITIVES = [str(SAMPLE_QUALITY / "wikipedia-abstracts-en.jsonl"),
                      str(SAMPLE_QUALITY / "dclm-human-quality-labels.jsonl")]
@@ -65,7 +66,7 @@ def _examples_identity(paths: list[str]) -> list:
 
 
 def _stored_meta(store) -> dict | None:
-    if not store.side_exists(CLASSIFIER, GLOBAL, "classifier.json"):
+    if not store.side_exists(CLASSIFIER, GLOBAL, CLASSIFIER_META):
         return None
     with tempfile.TemporaryDirectory(prefix="curation-clf-") as tmp:
         return classifier_meta(store, tmp)
@@ -163,9 +164,9 @@ def quality_classifier(context: dg.AssetExecutionContext, storage: StorageResour
                     "inputs_fingerprint": inputs, "seconds": time.perf_counter() - t0}
             # the data version is the model itself: retraining that gives the same model rescores nothing
             meta["fingerprint"] = digest(CLASSIFIER_VERSION, kind, model_digest, boundaries, threshold)
-            with open(os.path.join(tmp, "classifier.json"), "w") as fh:
+            with open(os.path.join(tmp, CLASSIFIER_META), "w") as fh:
                 json.dump(meta, fh, indent=1)
-            for name in (_model_name(kind), "classifier.json"):
+            for name in (_model_name(kind), CLASSIFIER_META):
                 store.put_side(CLASSIFIER, GLOBAL, name, os.path.join(tmp, name))
     else:
         context.log.info("quality classifier is up to date (same examples, settings and reference sample); "
@@ -217,7 +218,7 @@ def _annotations(store) -> dict | None:
 
 def classifier_meta(store, work: str) -> dict:
     """The classifier's evaluation and bucket boundaries (a small JSON; the model is fetched only to score)."""
-    with open(store.local_side(CLASSIFIER, GLOBAL, "classifier.json", work)) as fh:
+    with open(store.local_side(CLASSIFIER, GLOBAL, CLASSIFIER_META, work)) as fh:
         return json.load(fh)
 
 

@@ -28,8 +28,9 @@ from curation_assets.documents import ASSET as DOCUMENTS, documents
 from curation_assets.partitions import SNAPSHOT_SHARDS, split_key
 from curation_assets.shard_step import shard_step
 from resources import StorageResource
+from curation.core.tables import GLOBAL_PARTITION
 
-INDEX_ASSET, GLOBAL = "benchmark_index", "_all"
+INDEX_ASSET, GLOBAL = "benchmark_index", GLOBAL_PARTITION
 CONTAMINATION, PII, BLOCKLIST = "contamination", "pii", "blocklist"
 SCHEMAS = {CONTAMINATION: CONTAMINATION_SCHEMA, PII: PII_SCHEMA, BLOCKLIST: BLOCKLIST_SCHEMA}
 VERSIONS = {CONTAMINATION: DECONTAMINATION_VERSION, PII: PII_VERSION, BLOCKLIST: BLOCKLIST_VERSION}

@@ -25,6 +25,7 @@ from curation_assets.common import fail_fast
 from curation_assets import automation
 from curation_assets.settings import PROJECT_ROOT, mixture_files
 from resources import StorageResource
+from curation.core.tables import CLASSIFIER_META, CLASSIFIER_TABLE, GLOBAL_PARTITION
 
 DEFAULT_MIXTURE = str(PROJECT_ROOT / "mixtures" / "demo.yaml")
 # eager, keyed on data versions: a rerun that recomputed nothing upstream does not rebuild the mixture
@@ -100,9 +101,9 @@ def _classifier_summary(store) -> dict | None:
     agreement with held-back human labels (from quality_classifier's classifier.json; None before it exists)."""
     import json
 
-    if not store.side_exists("quality_classifier", "_all", "classifier.json"):
+    if not store.side_exists(CLASSIFIER_TABLE, GLOBAL_PARTITION, CLASSIFIER_META):
         return None
-    with store.fs.open(store.side_path("quality_classifier", "_all", "classifier.json"), "r") as fh:
+    with store.fs.open(store.side_path(CLASSIFIER_TABLE, GLOBAL_PARTITION, CLASSIFIER_META), "r") as fh:
         meta = json.load(fh)
     return {k: meta.get(k) for k in ("kind", "human_labels", "reference")} | {
         "report": {"candidate": (meta.get("report") or {}).get("candidate")}}

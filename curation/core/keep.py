@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from curation.core import tables as T
+
 #: FineWeb keeps documents whose fastText language score is at least 0.65.
 MIN_LANGUAGE_SCORE = 0.65
 #: Documents the dedup stage removed are dropped.
@@ -34,11 +36,11 @@ PII_PLACEHOLDERS = {"email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP_ADDRESS>"
                     "iban": "<IBAN>"}
 REDACT_PII = tuple(PII_PLACEHOLDERS)
 #: The shipping labels' columns, read when the tables exist (a mixture over unlabelled shards notes it).
-SHIPPING_COLUMNS = {"contamination": ["id", "hits"], "blocklist": ["id", "blocklists"]}
+SHIPPING_COLUMNS = {T.CONTAMINATION_TABLE: ["id", "hits"], T.BLOCKLIST_TABLE: ["id", "blocklists"]}
 
 #: The label columns each rule reads (per table), so callers read only these.
-LABEL_COLUMNS = {"language": ["id", "language", "language_score"], "dedup": ["id", "keep", "cluster_size"],
-                 "quality": ["id", "quality_pass", "quality_bucket"]}
+LABEL_COLUMNS = {T.LANGUAGE_TABLE: ["id", "language", "language_score"], T.DEDUP_TABLE: ["id", "keep", "cluster_size"],
+                 T.QUALITY_TABLE: ["id", "quality_pass", "quality_bucket"]}
 
 
 @dataclass

@@ -8,6 +8,22 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+# Table (asset) names: one folder each under the output base. Pure code that reads another stage's table names it
+# by these, never by a literal.
+DOCUMENTS_TABLE = "documents"
+LANGUAGE_TABLE = "language"
+TOKENS_TABLE = "tokens"
+DEDUP_TABLE = "dedup"
+QUALITY_TABLE = "quality"
+REWRITES_TABLE = "rewrites"
+CONTAMINATION_TABLE = "contamination"
+PII_TABLE = "pii"
+BLOCKLIST_TABLE = "blocklist"
+#: where the quality classifier lives: <base>/quality_classifier/_all/ holds classifier.json and its model file
+CLASSIFIER_TABLE = "quality_classifier"
+GLOBAL_PARTITION = "_all"  # the snapshot folder of a global (unpartitioned) asset
+CLASSIFIER_META = "classifier.json"
+
 #: One row per extracted document. The text is written once, here; later stages key on ``id``.
 DOCUMENTS = pa.schema(
     [

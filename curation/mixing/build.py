@@ -21,6 +21,7 @@ from curation.mixing.publish import write_part
 from curation.mixing.plan import GroupPlan, Statistics, copies_of, draws, fill_window, plan_groups, rehydration_copies, shuffle_keys, window
 from curation.mixing.shipping import ship_texts
 from curation.mixing.source import CORPORA, Unit, corpus_candidates, crawl_candidates, with_groups
+from curation.core.tables import DOCUMENTS_TABLE, REWRITES_TABLE
 
 WORK_COLUMNS = ["id", "group", "source", "language", "quality_bucket", "tokens", "copies", "u"]
 
@@ -190,7 +191,7 @@ def _texts(store, unit: Unit, chosen):
         if unit.kind == "corpus":
             t = store.read(CORPORA, unit.snapshot, "all", columns=["id", "text", "url"], filters=pc.field("id").isin(ids))
         else:
-            asset = "rewrites" if source[0] == "rewrite" else "documents"
+            asset = REWRITES_TABLE if source[0] == "rewrite" else DOCUMENTS_TABLE
             t = store.read(asset, unit.snapshot, unit.shard, columns=["id", "text", "url"],
                            filters=pc.field("id").isin(ids))
         frames.append(pl.from_arrow(t))
@@ -232,7 +233,7 @@ def _unit_texts(store, unit: Unit, ids: list[str]) -> dict:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    asset, snap, shard = (CORPORA, unit.snapshot, "all") if unit.kind == "corpus" else ("documents", unit.snapshot,
+    asset, snap, shard = (CORPORA, unit.snapshot, "all") if unit.kind == "corpus" else (DOCUMENTS_TABLE, unit.snapshot,
                                                                                         unit.shard)
     t = store.read(asset, snap, shard, columns=["id", "text"], filters=pc.field("id").isin(pa.array(ids, pa.string())))
     return dict(zip(t.column("id").to_pylist(), t.column("text").to_pylist()))

@@ -9,6 +9,7 @@ from curation.mixing.datacard import data_card
 from curation.mixing.plan import Statistics
 from curation.mixing.publish import discard, manifest, new_version, publish, published
 from curation.mixing.source import CORPORA
+from curation.core import tables as T
 
 PLAN_VERSION = "mixture-plan-v1"
 
@@ -19,8 +20,8 @@ def input_fingerprints(store, config, units: list) -> list:
     fps = []
     for u in units:
         if u.kind == "crawl":
-            assets = ("documents", "language", "dedup", "quality", "tokens", "contamination", "pii", "blocklist") + (
-                ("rewrites",) if config.rewrites else ())
+            assets = (T.DOCUMENTS_TABLE, T.LANGUAGE_TABLE, T.DEDUP_TABLE, T.QUALITY_TABLE, T.TOKENS_TABLE, T.CONTAMINATION_TABLE,
+                      T.PII_TABLE, T.BLOCKLIST_TABLE) + ((T.REWRITES_TABLE,) if config.rewrites else ())
             fps.append([u.key] + [(store.info(a, u.snapshot, u.shard) or {}).get("fingerprint") for a in assets])
         else:
             fps.append([u.key, (store.info(CORPORA, u.snapshot, "all") or {}).get("fingerprint")])

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from curation.mixing.config import MixtureConfig
 from curation.mixing.source import Unit
+from curation.core.tables import CONTAMINATION_TABLE, PII_TABLE
 
 
 def _labels_of(store, table: str, unit: Unit, ids, column: str) -> dict:
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     if store.info(table, unit.snapshot, unit.shard) is None:
@@ -28,8 +28,8 @@ def ship_texts(store, unit: Unit, chosen, config: MixtureConfig):
     from curation.core.keep import PII_PLACEHOLDERS, edit_text
 
     ids = pa.array(chosen["id"].unique().to_list(), pa.string())
-    cuts = _labels_of(store, "contamination", unit, ids, "spans") if config.contamination == "cut" else {}
-    pii = _labels_of(store, "pii", unit, ids, "pii_spans") if config.redact_pii else {}
+    cuts = _labels_of(store, CONTAMINATION_TABLE, unit, ids, "spans") if config.contamination == "cut" else {}
+    pii = _labels_of(store, PII_TABLE, unit, ids, "pii_spans") if config.redact_pii else {}
     placeholders = {t: PII_PLACEHOLDERS[t] for t in config.redact_pii or ()}
     done, stats = {}, {}
     for i, text, g in zip(chosen["id"].to_list(), chosen["text"].to_list(), chosen["group"].to_list()):

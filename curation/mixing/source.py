@@ -17,8 +17,10 @@ from curation.core.keep import LABEL_COLUMNS, SHIPPING_COLUMNS
 from curation.mixing.config import CorpusSource, MixtureConfig
 from curation.models.tokenizer import count_tokens, load_tokenizer
 from curation.mixing.groups import domain_of, group_column
+from curation.core.tables import CONTAMINATION_TABLE, DEDUP_TABLE, DOCUMENTS_TABLE, LANGUAGE_TABLE, PII_TABLE, QUALITY_TABLE, \
+    REWRITES_TABLE, TOKENS_TABLE
 
-TOKENS = "tokens"
+TOKENS = TOKENS_TABLE
 CORPORA = "corpora"
 SCHEMA = {"id": "String", "source": "String", "snapshot": "String", "language": "String", "quality_bucket": "Int64",
           "cluster_size": "Int64", "tokens": "Int64", "url": "String", "contamination_hits": "Int64",
@@ -49,12 +51,12 @@ def _frame(df):
                       for c, t in SCHEMA.items()])
 
 
-def _tokens(store, snapshot: str, shard: str, ids, tokenizer: str | None, tid: str, asset: str = "documents",
+def _tokens(store, snapshot: str, shard: str, ids, tokenizer: str | None, tid: str, asset: str = DOCUMENTS_TABLE,
             text_column: str = "text"):
     """(id, tokens) for ``ids``: from the stored table when its tokenizer is ``tid``, else counted on the fly."""
     import polars as pl
 
-    info = store.info(TOKENS, snapshot, shard) if asset == "documents" else None
+    info = store.info(TOKENS, snapshot, shard) if asset == DOCUMENTS_TABLE else None
     if info and info.get("tokenizer") == tid:
         return pl.from_arrow(store.read(TOKENS, snapshot, shard, columns=["id", "tokens"])), False
     import pyarrow.compute as pc
@@ -75,7 +77,8 @@ def crawl_candidates(store, unit: Unit, config: MixtureConfig, tid: str, report:
     snap, shard = unit.snapshot, unit.shard
     rules = config.keep_rules()
     read = {t: pl.from_arrow(store.read(t, snap, shard, columns=cols)) for t, cols in LABEL_COLUMNS.items()}
-    df = read["language"].join(read["dedup"], on="id", how="left").join(read["quality"], on="id", how="left")
+    df = read[LANGUAGE_TABLE].join(read[DEDUP_TABLE], on="id", how="left").join(read[QUALITY_TABLE], on="id",
+                                                                                           how="left")
     df = df.join(shipping_labels(store, snap, shard, report), on="id", how="left")
     df = df.with_columns([pl.lit(None, t).alias(c) for c, t in (("contamination_hits", pl.Int64),
                                                                 ("blocklisted", pl.Boolean)) if c not in df.columns])
@@ -90,7 +93,7 @@ def crawl_candidates(store, unit: Unit, config: MixtureConfig, tid: str, report:
     report["note:tokens counted on the fly"] += len(ids) if counted else 0
     df = df.join(toks, on="id", how="left").with_columns(pl.lit("crawl").alias("source"), pl.lit(snap).alias("snapshot"))
     if "domain" in config.group_by:
-        urls = pl.from_arrow(store.read("documents", snap, shard, columns=["id", "url"]))
+        urls = pl.from_arrow(store.read(DOCUMENTS_TABLE, snap, shard, columns=["id", "url"]))
         df = df.join(urls, on="id", how="left")
     frames = [_frame(df)]
     report["source:crawl"] += df.height
@@ -114,14 +117,14 @@ def shipping_labels(store, snap: str, shard: str, report: Counter):
     import polars as pl
 
     out = pl.DataFrame(schema={"id": pl.String})
-    if store.info("pii", snap, shard) is None:  # read when the parts are written (redaction); noted here
+    if store.info(PII_TABLE, snap, shard) is None:  # read when the parts are written (redaction); noted here
         report["unlabelled:pii"] += 1
     for table, cols in SHIPPING_COLUMNS.items():
         if store.info(table, snap, shard) is None:
             report[f"unlabelled:{table}"] += 1
             continue
         t = pl.from_arrow(store.read(table, snap, shard, columns=cols))
-        t = (t.select("id", pl.col("hits").cast(pl.Int64).alias("contamination_hits")) if table == "contamination"
+        t = (t.select("id", pl.col("hits").cast(pl.Int64).alias("contamination_hits")) if table == CONTAMINATION_TABLE
              else t.select("id", (pl.col("blocklists").list.len() > 0).alias("blocklisted")))
         out = t if out.width == 1 else out.join(t, on="id", how="full", coalesce=True)
     return out
@@ -133,13 +136,13 @@ def rewrite_candidates(store, snap: str, shard: str, config: MixtureConfig, tid:
     import polars as pl
 
     rules = config.keep_rules()
-    rw = pl.from_arrow(store.read("rewrites", snap, shard, columns=["id", "url", "language", "accepted",
+    rw = pl.from_arrow(store.read(REWRITES_TABLE, snap, shard, columns=["id", "url", "language", "accepted",
                                                                      "quality_bucket"]))
     report["rewrite rejected"] += int((~rw["accepted"]).sum())
     rw = rw.filter(pl.col("accepted"))
     if config.languages:
         rw = rules.apply(rw, report, rules.language_rules()[:1])
-    toks, _ = _tokens(store, snap, shard, rw["id"].to_list(), config.tokenizer, tid, asset="rewrites")
+    toks, _ = _tokens(store, snap, shard, rw["id"].to_list(), config.tokenizer, tid, asset=REWRITES_TABLE)
     rw = rw.join(toks, on="id", how="left").with_columns(pl.lit("rewrite").alias("source"),
                                                          pl.lit(snap).alias("snapshot"),
                                                          pl.lit(1, dtype=pl.Int64).alias("cluster_size"))

@@ -8,9 +8,10 @@ import os
 import tempfile
 
 import numpy as np
+from curation.core.tables import CLASSIFIER_META, CLASSIFIER_TABLE, GLOBAL_PARTITION
 
-CLASSIFIER_ASSET = "quality_classifier"
-GLOBAL = "_all"  # the classifier's folder under <base>/quality_classifier/
+CLASSIFIER_ASSET = CLASSIFIER_TABLE
+GLOBAL = GLOBAL_PARTITION  # the classifier's folder under <base>/quality_classifier/
 MODEL_FILES = {"fasttext": "model.bin", "stacked": "model.json", "minilm_linear": "head.npz"}
 
 
@@ -24,10 +25,10 @@ def load_classifier(output_base: str, workdir: str):
     from curation.core.storage import ShardStore
 
     store = ShardStore(output_base)
-    if not store.side_exists(CLASSIFIER_ASSET, GLOBAL, "classifier.json"):
+    if not store.side_exists(CLASSIFIER_ASSET, GLOBAL, CLASSIFIER_META):
         raise ScoreError(f"no trained classifier under {output_base} (expected {CLASSIFIER_ASSET}/{GLOBAL}/"
                          f"classifier.json; run `curation run --output {output_base}` first)")
-    with open(store.local_side(CLASSIFIER_ASSET, GLOBAL, "classifier.json", workdir)) as fh:
+    with open(store.local_side(CLASSIFIER_ASSET, GLOBAL, CLASSIFIER_META, workdir)) as fh:
         meta = json.load(fh)
     model = store.local_side(CLASSIFIER_ASSET, GLOBAL, MODEL_FILES[meta["kind"]], workdir)
     return meta, classifier_scorer(meta["kind"], model)
