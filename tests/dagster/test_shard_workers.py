@@ -53,18 +53,20 @@ def test_pool_size_is_affinity_capped_by_the_quota_rounded_up_and_an_explicit_se
     import os
 
     cores = len(os.sched_getaffinity(0))
-    monkeypatch.delenv(pool.ENV, raising=False)
+    monkeypatch.setitem(pool._DEFAULT, "workers", None)  # restored after the test
     assert available_cpus(*_cgroup(tmp_path / "a", {"cpu.max": "max 100000"})) == cores
     assert available_cpus(*_cgroup(tmp_path / "b", {"cpu.max": "50000 100000"})) == 1  # half a CPU: one worker
     assert available_cpus(*_cgroup(tmp_path / "c", {"cpu.max": "150000 100000"})) == min(cores, 2)
     assert 1 <= pool_size() <= cores
-    monkeypatch.setenv(pool.ENV, "3")
+    # the explicit setting: $CURATION_SHARD_WORKERS through the settings, which install it in the process
+    from curation_assets.settings import Settings, SettingsError
+
+    pool.set_default_workers(Settings.from_env({pool.ENV: "3"}).shard_workers)
     assert pool_size() == 3 and pool_size(5) == 5
-    monkeypatch.setenv(pool.ENV, "auto")
+    pool.set_default_workers(Settings.from_env({pool.ENV: "auto"}).shard_workers)
     assert pool_size() == available_cpus()
-    monkeypatch.setenv(pool.ENV, "two")
-    with pytest.raises(ValueError, match="CURATION_SHARD_WORKERS: expected a positive integer or 'auto', got 'two'"):
-        pool_size()
+    with pytest.raises(SettingsError, match="CURATION_SHARD_WORKERS: expected a positive integer or 'auto', got 'two'"):
+        Settings.from_env({pool.ENV: "two"})
 
 
 def test_ordered_map_in_worker_processes_and_the_first_failure_in_item_order():
@@ -97,7 +99,7 @@ def crawl(tmp_path):
 
 
 def _write_shard(crawl_root, shard, out, workers, monkeypatch):
-    monkeypatch.setenv(pool.ENV, str(workers))
+    monkeypatch.setitem(pool._DEFAULT, "workers", workers)  # what the settings install from CURATION_SHARD_WORKERS
     resources = {"crawl": CrawlSourceResource(root=str(crawl_root)), "storage": StorageResource(base=str(out)),
                  "langid": LanguageIdResource(), "dedup_settings": DedupResource()}
     with dg.instance_for_test() as instance:
@@ -166,10 +168,21 @@ def test_quality_signals_with_1_and_2_workers_are_identical(crawl, tmp_path, mon
 def test_curation_run_workers_times_the_pool_stay_within_the_cores(monkeypatch):
     from curation_cli import execute
 
+    import dataclasses
+
+    from curation_assets import settings as settings_module
+
     monkeypatch.setattr(execute, "available_cpus", lambda: 8)
-    for workers, flag, expected in ((8, None, 1), (2, None, 4), (3, None, 2), (1, None, 8), (16, None, 1), (2, 3, 3)):
-        monkeypatch.delenv(pool.ENV, raising=False)
-        assert execute.share_cores(workers, flag) == expected
-        assert pool.pool_size() == expected  # what every run process (spawned after) sizes its pools to
-    monkeypatch.setenv(pool.ENV, "5")  # the user's own setting wins over cores // workers
-    assert execute.share_cores(2) == 5
+    monkeypatch.setitem(pool._DEFAULT, "workers", None)
+    before = settings_module.current()
+    try:
+        for workers, flag, expected in ((8, None, 1), (2, None, 4), (3, None, 2), (1, None, 8), (16, None, 1),
+                                        (2, 3, 3)):
+            assert execute.share_cores(workers, flag) == expected
+            # curation run puts it in the settings every run process installs: their pools are that size
+            settings_module.use(dataclasses.replace(before, shard_workers=expected))
+            assert pool.pool_size() == expected
+        # the user's own setting ($CURATION_SHARD_WORKERS, read by the settings) wins over cores // workers
+        assert execute.share_cores(2, settings_module.Settings.from_env({pool.ENV: "5"}).shard_workers) == 5
+    finally:
+        settings_module.use(before)

@@ -5,37 +5,20 @@ author's slug in its class list, which the substring selector ``[class*=author i
 real article wrapped by the test in containers whose classes hold skip keywords, as some themes write them.
 """
 
-import gzip
-import json
 import re
-from collections import Counter
-from pathlib import Path
 
 import pytest
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 from curation.extract import skip
-from curation.extract.html import ExtractionConfig, Extractor, decode_html
+from curation.extract.html import ExtractionConfig, Extractor
+from tests.extract.test_boilerplate import TRUTH, bow_f1, norm, page
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "extraction"
-TRUTH = json.loads((DATA / "truth.json").read_text())
 OPTS = dict(main_content=True, preserve_formatting="minimal_html", list_bullets=False, alt_texts=False, links=True,
             form_fields=False, noscript=False, comments=False)
 
 
-def page(name: str) -> str:
-    return decode_html(gzip.decompress((DATA / name).read_bytes()), None)[0]
-
-
-def norm(s: str) -> str:
-    return " ".join(s.split()).lower()
-
-
-def bow_f1(pred: str, truth: str) -> float:
-    p, t = (Counter(re.findall(r"\w+", s.lower())) for s in (pred, truth))
-    tp = sum((p & t).values())
-    return 2 * tp / (sum(p.values()) + sum(t.values())) if tp else 0.0
 
 
 def marked(html: str) -> list[tuple[str, str]]:

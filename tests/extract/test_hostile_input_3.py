@@ -16,12 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.extract.documents import DocumentBuilder, InputConfig, split_counts
+from curation.extract.documents import DocumentBuilder, InputConfig
 from curation.extract.html import decode_html
 from curation.extract.sources import CrawlSource
 from curation.extract.warc import WarcLimits
 from curation.extract.warc_writer import response, warc_gz, zero_gzip
 from tests.conftest import DATA, ROOT, write_crawl
+from tests.extract.test_hostile_input_2 import build
 
 SNAP = "CC-MAIN-2099-03"
 GOOD = [{"text": f"Document {i}: an ordinary paragraph about tides and the ferries that wait for them."}
@@ -30,17 +31,6 @@ GOOD = [{"text": f"Document {i}: an ordinary paragraph about tides and the ferri
 
 def jsonl(rows) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
-
-
-def build(root, files: dict[str, bytes], inputs: InputConfig = InputConfig()):
-    write_crawl(root, SNAP, files)
-    src = CrawlSource(str(root))
-    unreadable = []
-    table, counts = DocumentBuilder(src, inputs=inputs).build(
-        SNAP, "0000", src.list_files(SNAP), on_unreadable=lambda f, why: unreadable.append(why), workers=1)
-    dropped, _ = split_counts(counts)
-    assert counts["records_in"] == table.num_rows + sum(dropped.values())
-    return table, counts, unreadable
 
 
 def peak_rss_mib(code: str, *args: str) -> tuple[str, float]:
