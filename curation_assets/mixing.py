@@ -22,6 +22,7 @@ from curation.mixing.config import MixtureConfig, automation_spec
 from curation.mixing.source import CORPORA, Unit, corpus_rows, units as mixture_units
 from curation_assets.constants import CORPORA_VERSION, GROUP_MIXING, MIXTURE_VERSION
 from curation_assets.common import fail_fast
+from curation_assets.shard_step import shard_step
 from curation_assets import automation
 from curation_assets.settings import PROJECT_ROOT, mixture_files
 from resources import StorageResource
@@ -60,19 +61,20 @@ def corpora(context: dg.AssetExecutionContext, config: CorporaConfig, storage: S
         check_mixture_file(path)
         for c in load_mixture(path).corpora:
             fp = digest(CORPORA_VERSION, c.__dict__, file_identity(c.path), tid)
-            info = store.info(CORPORA, c.name, "all")
-            if info and info.get("fingerprint") == fp:
-                counts[c.name], recomputed[c.name] = info["rows"], False
-                continue
-            rows = corpus_rows(c)
-            if not rows:
-                raise dg.Failure(f"{c.path}: no rows with a non-empty {c.text_column!r} column", allow_retries=False)
-            table = pa.Table.from_pylist([{k: r[k] for k in ("id", "text", "url", "source", "language")} for r in rows])
-            table = table.append_column("tokens", pa.array(count_tokens(table.column("text").to_pylist(),
-                                                                        load_tokenizer(None))))
-            store.write(CORPORA, c.name, "all", table, {"fingerprint": fp, "rows": table.num_rows, "path": c.path,
-                                                        "tokenizer": tid})
-            counts[c.name], recomputed[c.name] = table.num_rows, True
+
+            def compute(_stored, c=c):
+                rows = corpus_rows(c)
+                if not rows:
+                    raise dg.Failure(f"{c.path}: no rows with a non-empty {c.text_column!r} column",
+                                     allow_retries=False)
+                table = pa.Table.from_pylist([{k: r[k] for k in ("id", "text", "url", "source", "language")}
+                                              for r in rows])
+                table = table.append_column("tokens", pa.array(count_tokens(table.column("text").to_pylist(),
+                                                                            load_tokenizer(None))))
+                return table, {"path": c.path, "tokenizer": tid}
+
+            step = shard_step(context, store, CORPORA, c.name, "all", fp, compute, columns=())
+            counts[c.name], recomputed[c.name] = step.info["rows"], step.recomputed
     return dg.MaterializeResult(metadata={
         "documents": dg.MetadataValue.json(counts), "recomputed": dg.MetadataValue.json(recomputed),
         "path": dg.MetadataValue.path(store.asset_url(CORPORA))})

@@ -2,7 +2,12 @@
 to date -> compute, time and write -> metadata -> checks.
 
 A per-snapshot or global table is addressed like a shard table, with a fixed key in place of the partition's
-(``dedup_clusters``: its snapshot and ``members``; ``quality_annotations``: ``_all`` and ``_global``).
+(``dedup_clusters``: its snapshot and ``members``; ``quality_annotations``: ``_all`` and ``sample``; ``corpora``: each
+corpus and ``all``). Every asset that writes a table goes through ``shard_step``: the seven per-shard assets, the
+three label tables, ``dedup_clusters``, ``quality_annotations`` and ``corpora``. Two assets write no table and keep
+their own skip logic: ``quality_classifier`` (a model file and its JSON; it skips on its inputs' fingerprint but
+its data version is the model's, so a retrain that gives the same model rescores nothing) and the mixtures
+(versioned folders published atomically by ``curation.mixing``).
 
 An asset computes its fingerprint (its code version and everything its output depends on, upstream
 fingerprints included) and hands it to ``shard_step`` with a ``compute`` function. When the table stored for
