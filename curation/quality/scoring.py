@@ -8,6 +8,7 @@ import os
 import tempfile
 
 import numpy as np
+from curation.core.jsonl import json_lines
 from curation.core.tables import CLASSIFIER_META, CLASSIFIER_TABLE, GLOBAL_PARTITION
 
 CLASSIFIER_ASSET = CLASSIFIER_TABLE
@@ -39,21 +40,15 @@ def read_jsonl(path: str) -> list[dict]:
     if not os.path.isfile(path):
         raise ScoreError(f"{path}: no such file")
     rows = []
-    with open(path, encoding="utf-8", errors="strict") as fh:
-        try:
-            lines = fh.read().splitlines()
-        except UnicodeDecodeError as exc:
-            raise ScoreError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ScoreError(f"{path} line {n}: bad JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            raise ScoreError(f"{path} line {n}: missing text (each line needs a \"text\" string)")
-        rows.append(row)
+    try:
+        for n, row in json_lines(path):  # a bad line: "path:N: not JSON (...)", as `curation pii` says it
+            if not isinstance(row.get("text"), str):
+                raise ScoreError(f"{path}:{n}: missing text (each line needs a \"text\" string)")
+            rows.append(row)
+    except ScoreError:
+        raise
+    except ValueError as exc:
+        raise ScoreError(str(exc)) from None
     return rows
 
 

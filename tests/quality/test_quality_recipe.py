@@ -209,8 +209,8 @@ def test_curation_score_on_real_text(trained, tmp_path):
     score_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["score", "--output-base", str(base), "--input", str(inp), "--out", str(out)])
     assert args.func(args) == 0 and [json.loads(x)["n"] for x in out.read_text().splitlines()] == list(range(7))
-    for body, msg in (('{"text": "ok"}\n{"text": \n', "line 2: bad JSON"), ('{"text": "ok"}\n{"body": "x"}\n',
-                                                                           "line 2: missing text")):
+    for body, msg in (('{"text": "ok"}\n{"text": \n', ":2: not JSON"), ('{"text": "ok"}\n{"body": "x"}\n',
+                                                                           ":2: missing text")):
         bad, target = tmp_path / "bad.jsonl", tmp_path / "never.jsonl"
         bad.write_text(body)
         r = subprocess.run(run + ["--input", str(bad), "--out", str(target)], capture_output=True, text=True, cwd=ROOT)
