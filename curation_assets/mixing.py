@@ -150,10 +150,9 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
     @dg.op(name=f"{stem}_plan", ins={a: dg.In(dg.Nothing) for a in reads},
            out={"plan": dg.Out(), "units": dg.DynamicOut()})
     def plan(context: dg.OpExecutionContext, config: MixtureRunConfig, storage: StorageResource):
-        from curation.mixing.build import add_stats, make_plan, prepare, topic_model
+        from curation.mixing.build import topic_model
         from curation.models.tokenizer import tokenizer_id
-        from curation.mixing.plan import Statistics
-        from curation.mixing.mixture import plan_fingerprint
+        from curation.mixing.mixture import plan_version
         from curation.mixing.publish import discard, new_version, note_unchanged, published, unchanged_note
         from curation.mixing.build import unweighted
 
@@ -173,15 +172,8 @@ def mixture_asset(path: str) -> dg.AssetsDefinition:
                              "unweighted": note.get("unweighted") if old.get("fingerprint") != fp else None}, "plan")
             return
         t0, version = time.perf_counter(), new_version(fp)
-        report, stats = Counter(), Statistics(cfg.weights, cfg.rehydrate, cfg.group_by)
         topics = topic_model(store, cfg, units, tid) if "topic" in cfg.group_by else None
-        contributing = []
-        for u in units:
-            df = prepare(store, cfg, u, version, tid, report, topics)
-            add_stats(stats, df)
-            contributing += [u] if df.height or topics else []
-        plans = make_plan(store, cfg, units, version, stats)
-        pfp = plan_fingerprint(store, cfg, tid, plans, contributing)
+        report, plans, pfp = plan_version(store, cfg, units, version, tid, topics)
         if old and old.get("plan_fingerprint") == pfp and not config.force:
             discard(store, cfg.name, version)  # the same plan over the same inputs: no new version
             note_unchanged(store, cfg.name, fp, old["version"], unweighted(report))

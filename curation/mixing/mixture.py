@@ -88,24 +88,31 @@ def finalize(config, plans: dict, outputs: list[dict], report, extra: dict) -> t
     return man, files
 
 
-def build(store, config, units: list, fingerprint: str, tid: str, topics=None, write=None) -> dict:
-    """The whole mixture, unit after unit in this process (the Dagster asset runs the per-unit steps as mapped
-    ops instead); ``write(unit)`` may replace the per-unit writer (e.g. a process pool). Returns the manifest."""
-    import time
+def plan_version(store, config, units: list, version: str, tid: str, topics=None):
+    """Phase one of a version: every unit's candidates prepared into the statistics, the plan, and the plan's
+    fingerprint over the units that contributed. Returns ``(report, plans, plan fingerprint)``."""
     from collections import Counter
 
-    t0 = time.perf_counter()
-    version = new_version(fingerprint)
     report, stats = Counter(), Statistics(config.weights, config.rehydrate, config.group_by)
-    if "topic" in config.group_by and topics is None:
-        topics = topic_model(store, config, units, tid)
     contributing = []
     for u in units:
         df = prepare(store, config, u, version, tid, report, topics)
         add_stats(stats, df)
         contributing += [u] if df.height or topics else []
     plans = make_plan(store, config, units, version, stats)
-    pfp = plan_fingerprint(store, config, tid, plans, contributing)
+    return report, plans, plan_fingerprint(store, config, tid, plans, contributing)
+
+
+def build(store, config, units: list, fingerprint: str, tid: str, topics=None, write=None) -> dict:
+    """The whole mixture, unit after unit in this process (the Dagster asset runs the per-unit steps as mapped
+    ops instead); ``write(unit)`` may replace the per-unit writer (e.g. a process pool). Returns the manifest."""
+    import time
+
+    t0 = time.perf_counter()
+    version = new_version(fingerprint)
+    if "topic" in config.group_by and topics is None:
+        topics = topic_model(store, config, units, tid)
+    report, plans, pfp = plan_version(store, config, units, version, tid, topics)
     old = published(store, config.name)
     if old and old.get("plan_fingerprint") == pfp:  # the same plan over the same inputs: nothing new to publish
         discard(store, config.name, version)
