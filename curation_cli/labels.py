@@ -69,10 +69,16 @@ def _batches(path: str):
 
 def _write(out: str, rows) -> int:
     """Write the JSON lines atomically (a temporary file renamed over OUT)."""
+    from curation_cli.errors import CliError
+
     tmp = Path(f"{out}.tmp-{os.getpid()}")
     n = 0
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        try:
+            f = open(tmp, "w", encoding="utf-8")
+        except OSError as e:  # the output's folder is missing or read-only: name OUT, not the temporary file
+            raise CliError(f"{out}: cannot write ({e.strerror})") from None
+        with f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 n += 1
