@@ -20,7 +20,9 @@ GPU_POOL = "gpu"
 OBSERVE_JOB = "observe_warc_files"
 
 # code versions
-DOCUMENTS_VERSION = "documents-v4"  # v4: class-token skip rules, the emptying guard and the Trafilatura cascade
+# documents v4: class-token skip rules, the emptying guard and the Trafilatura cascade; v5: the extractor column
+# says "trafilatura" where the guard or the cascade took Trafilatura's text
+DOCUMENTS_VERSION = "documents-v5"
 LANGUAGE_VERSION = "language-v3"  # v2: the second opinion is a vote (fastText, py3langid, lingua low-accuracy); v3: lingua over the candidates only
 TOKENS_VERSION = "tokens-v1"
 SIGNATURES_VERSION = "minhash-signatures-v2"  # v2: signatures stored for the candidate check

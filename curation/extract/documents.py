@@ -228,7 +228,7 @@ class DocumentBuilder:
                 counts["empty_text"] += 1
                 continue
             rows.append(self._row(f, snapshot, shard, page.offset, page.record_id, page.url, page.warc_date,
-                                  page.content_type, charset, text, self.extractor.name, counts))
+                                  page.content_type, charset, text, self.extractor.last_route, counts))
 
     def _read_wet(self, f, snapshot, shard, rows, counts):
         for doc in iter_wet(self._opener(f), f.size, counts, f.path.endswith(".gz")):

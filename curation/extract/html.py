@@ -11,7 +11,9 @@ checks send a page to Trafilatura instead (issue 24; docs/stages/extraction.md, 
 - the cascade, an option (off by default): the cleaner dropped more than ``cascade_bad_share`` of the main content
   (it looks like boilerplate): Trafilatura's text is taken (when it has any). Counted as ``extraction_cascade``.
 
-``Extractor.last_note`` says which of the two the last page met (None: neither). Plain ``resiliparse`` is DCLM's
+``Extractor.last_note`` says which of the two the last page met (None: neither); ``Extractor.last_route`` names the
+extractor whose text the last page got (``trafilatura`` where the guard or the cascade took Trafilatura's text, else
+the configured one): the ``documents`` table's ``extractor`` column. Plain ``resiliparse`` is DCLM's
 setting; Trafilatura with ``favor_precision=True`` is FineWeb's (datatrove's ``Trafilatura`` extractor).
 """
 
@@ -160,6 +162,7 @@ class Extractor:
         self.config = config
         self.name = config.extractor
         self.last_note: str | None = None  # "extraction_guard" / "extraction_cascade": what the last page met
+        self.last_route: str = self.name  # whose text the last page got: the configured extractor or "trafilatura"
         self._trafilatura = None
         if self.name.startswith("resiliparse"):
             from resiliparse.extract.html2text import extract_plain_text
@@ -209,11 +212,17 @@ class Extractor:
             self.last_note = "extraction_guard"
             if not text or r.link_chars <= c.guard_max_link_density * r.chars:  # not a link list: ask Trafilatura
                 other = self._second_look(html)
-                return other if len(other) > len(text) else text
+                return self._took(other) if len(other) > len(text) else text
             return text
         if r.chars and r.kept < (1.0 - c.cascade_bad_share) * r.chars:
             self.last_note = "extraction_cascade"
-            return self._second_look(html) or text
+            other = self._second_look(html)
+            return self._took(other) if other else text
+        return text
+
+    def _took(self, text: str) -> str:
+        """Trafilatura's text replaces the cleaner's: the page's route says so."""
+        self.last_route = "trafilatura"
         return text
 
     def _second_look(self, html: str) -> str:
@@ -225,7 +234,7 @@ class Extractor:
 
     def __call__(self, html: str) -> str:
         c = self.config
-        self.last_note = None
+        self.last_note, self.last_route = None, self.name
         if self.name == "resiliparse+clean":
             text = self._clean_route(html)
         elif self.name == "resiliparse":

@@ -47,6 +47,7 @@ def test_the_guard_gives_back_an_emptied_article(name):
     ex = Extractor()
     text = ex(html)
     assert ex.last_note == "extraction_guard"
+    assert ex.last_route == "trafilatura"  # the text is Trafilatura's: the documents row says so
     assert found(name, text) == TRUTH[name]["with"]
 
 
@@ -72,7 +73,7 @@ def test_a_link_list_keeps_its_short_output_without_trafilatura(monkeypatch):
 
     monkeypatch.setattr(ex, "_traf", no_trafilatura)
     assert ex(html) == r.text.strip()
-    assert ex.last_note == "extraction_guard"
+    assert ex.last_note == "extraction_guard" and ex.last_route == "resiliparse+clean"
 
 
 def test_a_page_that_looks_like_boilerplate_cascades_to_trafilatura():
@@ -84,7 +85,7 @@ def test_a_page_that_looks_like_boilerplate_cascades_to_trafilatura():
     assert len(found(name, alone(html))) < len(TRUTH[name]["with"])
     ex = Extractor(CASCADE)
     assert found(name, ex(html)) == TRUTH[name]["with"]
-    assert ex.last_note == "extraction_cascade"
+    assert ex.last_note == "extraction_cascade" and ex.last_route == "trafilatura"
     default = Extractor()  # the cascade is off by default
     assert default(html) == alone(html) and default.last_note is None
 
@@ -99,13 +100,13 @@ def test_a_failing_trafilatura_leaves_the_cleaners_text(monkeypatch):
 
     monkeypatch.setattr(ex, "_traf", broken)
     assert ex(html) == Extractor(OFF)(html) != ""
-    assert ex.last_note == "extraction_cascade"
+    assert ex.last_note == "extraction_cascade" and ex.last_route == "resiliparse+clean"
 
 
 def test_an_ordinary_article_meets_neither():
     ex = Extractor(CASCADE)
     ex(page("solarserver.de-kraftwerk.html.gz"))
-    assert ex.last_note is None
+    assert ex.last_note is None and ex.last_route == "resiliparse+clean"
 
 
 def test_thresholds_are_checked():
@@ -124,5 +125,11 @@ def test_a_shard_counts_the_guard_and_the_cascade_in_its_notes(tmp_path):
     dropped, notes = split_counts(counts)
     assert table.num_rows == 3 and not dropped
     assert notes["extraction_guard"] == 1 and notes["extraction_cascade"] == 1
-    _, notes = split_counts(DocumentBuilder(src).build("S-1", "0000", src.list_files("S-1"))[1])
+    # each row names the extractor whose text it holds: Trafilatura's for the guarded and the cascaded page
+    assert dict(zip(table["url"].to_pylist(), table["extractor"].to_pylist())) == {
+        "https://dubisthalle.de/mdr": "trafilatura", "https://www.parallels.com/desktop": "trafilatura",
+        "https://www.solarserver.de/kraftwerk": "resiliparse+clean"}
+    table, counts = DocumentBuilder(src).build("S-1", "0000", src.list_files("S-1"))
+    _, notes = split_counts(counts)
     assert notes["extraction_guard"] == 1 and "extraction_cascade" not in notes  # the default: guard only
+    assert sorted(table["extractor"].to_pylist()) == ["resiliparse+clean", "resiliparse+clean", "trafilatura"]
