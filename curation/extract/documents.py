@@ -41,18 +41,6 @@ def _read_one(builder: DocumentBuilder, item) -> tuple[pa.Table, Counter, str | 
     return builder.read_file(*item)
 
 
-def _forget_seen_paragraphs() -> None:
-    """Trafilatura's ``deduplicate=True`` (FineWeb's setting; the guard and cascade call it) drops a paragraph seen
-    more than twice before in the process (a process-wide LRU cache), so a page's text would depend on what the
-    process read earlier. Cleared before each file: a file's documents depend on the file alone, whichever worker
-    reads it and whatever it read before."""
-    import sys
-
-    dedup = sys.modules.get("trafilatura.deduplication")
-    if dedup is not None:
-        dedup.LRU_TEST.clear()
-
-
 @dataclass(frozen=True)
 class InputConfig:
     """How non-WARC inputs are read: the text column of JSONL/Parquet corpora and optional id/url columns."""
@@ -149,7 +137,6 @@ class DocumentBuilder:
         ``unreadable_file: 1`` and the one-line reason naming it."""
         counts: Counter = Counter()
         rows: list[dict] = []
-        _forget_seen_paragraphs()
         try:
             self._read_file(f, snapshot, shard, rows, counts)
         except InputFileError:

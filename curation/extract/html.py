@@ -25,6 +25,12 @@ from dataclasses import dataclass
 
 EXTRACTORS = ("resiliparse+clean", "resiliparse", "trafilatura")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+#: Characters nobody sees that split the words around them, removed from ``resiliparse+clean``'s text: the soft
+#: hyphen (``&shy;``, German and French sites hyphenate long words with it: "Ver\xadwal\xadtung"), zero-width space,
+#: word joiner, a byte-order mark inside the text, and C0/C1 control characters other than tab and newlines.
+#: Trafilatura drops them too (``utils.remove_control_characters``). Zero-width (non-)joiners and bidi marks stay:
+#: Persian, Indic scripts and emoji sequences need them.
+INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,23 @@ class UndecodableError(ValueError):
 _NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "utf-7", "undefined"})
 
 
+#: The WHATWG Encoding Standard's label mapping, as browsers decode (encoding.spec.whatwg.org, "Names and labels"):
+#: a page labelled ISO-8859-1 or latin1 is decoded as windows-1252, whose 0x80-0x9F bytes are the curly quotes and
+#: dashes such pages hold (Python's latin-1 makes them C1 control characters); ISO-8859-9 as windows-1254, TIS-620
+#: and ISO-8859-11 as windows-874, GB2312 and GBK as GB18030, EUC-KR as windows-949, Shift_JIS as windows-31J and
+#: Big5 with the HKSCS extensions. Each is a superset of the label's own charset.
+WHATWG_CHARSETS = {"iso8859-1": "cp1252", "iso8859-9": "cp1254", "iso8859-11": "cp874", "tis-620": "cp874",
+                   "gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949", "shift_jis": "cp932", "big5": "big5hkscs"}
+
+
 def _normalise_charset(name: str | None) -> str | None:
-    """The codec name for a declared charset, or None when it names no text codec a web page can use."""
+    """The codec name for a declared charset, or None when it names no text codec a web page can use. Labels are
+    mapped as the WHATWG Encoding Standard maps them (``WHATWG_CHARSETS``)."""
+    codec = _codec_name(name)
+    return WHATWG_CHARSETS.get(codec, codec) if codec else None
+
+
+def _codec_name(name: str | None) -> str | None:
     if not name:
         return None
     try:
@@ -79,6 +100,12 @@ def _normalise_charset(name: str | None) -> str | None:
     if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
         return None  # base64, hex, zlib, bz2, uu, quopri, rot13...: bytes-to-bytes or str-to-str, not a charset
     return info.name
+
+
+def _with_own(names: list[str]) -> list[str]:
+    """``names`` followed by the label's own charset where windows-1252 stands for latin-1: windows-1252 leaves five
+    bytes undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D), and latin-1 decodes every byte (as before the mapping)."""
+    return names + ["iso8859-1"] if "cp1252" in names and "iso8859-1" not in names else names
 
 
 def _decode(body: bytes, enc: str, errors: str = "strict") -> str | None:
@@ -125,6 +152,7 @@ def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None
     meta = _normalise_charset(meta_raw)
     if meta and meta not in stated:
         stated.append(meta)
+    stated = _with_own(stated)
     implausible = False
     for enc in stated:  # what the server or the page says, strictly
         text = _decode(body, enc)
@@ -179,14 +207,24 @@ class Extractor:
             self._trafilatura = trafilatura
 
     def _traf(self, html: str) -> str:
+        """Trafilatura's text for one page. Its ``deduplicate`` gets a cache of this page alone: with ``True`` it uses
+        one cache per process, so a paragraph, or a whole page, seen on an earlier page of the same worker is dropped
+        and a page's text depends on which pages its worker read before (a rerun or another shard count would write
+        other text; FineWeb's datatrove runs it that way). Repeats within the page are still removed."""
         if self._trafilatura is None:
             import trafilatura
 
             self._trafilatura = trafilatura
         c = self.config
+        dedup = False
+        if c.trafilatura_deduplicate:
+            from trafilatura.deduplication import LRUCache
+            from trafilatura.settings import LRU_SIZE
+
+            dedup = LRUCache(maxsize=LRU_SIZE)
         return (self._trafilatura.extract(html, favor_precision=c.trafilatura_favor_precision,
                                           include_comments=c.trafilatura_include_comments,
-                                          deduplicate=c.trafilatura_deduplicate) or "").strip()
+                                          deduplicate=dedup) or "").strip()
 
     def cleaned(self, html: str):
         """Resiliparse with the skip rules, then the cleaner: a curation.extract.boilerplate.Cleaned."""
@@ -236,7 +274,7 @@ class Extractor:
         c = self.config
         self.last_note, self.last_route = None, self.name
         if self.name == "resiliparse+clean":
-            text = self._clean_route(html)
+            text = INVISIBLE.sub("", self._clean_route(html))
         elif self.name == "resiliparse":
             tree = self._tree.parse(html)
             text = self._extract_plain_text(

@@ -133,3 +133,16 @@ def test_a_shard_counts_the_guard_and_the_cascade_in_its_notes(tmp_path):
     _, notes = split_counts(counts)
     assert notes["extraction_guard"] == 1 and "extraction_cascade" not in notes  # the default: guard only
     assert sorted(table["extractor"].to_pylist()) == ["resiliparse+clean", "resiliparse+clean", "trafilatura"]
+
+
+def test_trafilatura_text_does_not_depend_on_the_pages_read_before():
+    """Trafilatura's ``deduplicate=True`` keeps one cache per process: the third time it meets a page (or a long
+    paragraph) it returns nothing. Each page gets its own cache here, so a page's text is the same whichever pages its
+    worker read before: a rerun, another shard count or a duplicate page elsewhere in the crawl changes nothing."""
+    name = "gelbe-liste.de-chininum.html.gz"  # a guard page: its text is Trafilatura's
+    html = page(name)
+    ex, traf = Extractor(), Extractor(ExtractionConfig(extractor="trafilatura"))
+    first, first_traf = ex(html), traf(html)
+    assert ex.last_route == "trafilatura" and found(name, first) == TRUTH[name]["with"]
+    for _ in range(4):
+        assert ex(html) == first and traf(html) == first_traf != ""
