@@ -22,8 +22,8 @@ OBSERVE_JOB = "observe_warc_files"
 # code versions
 # documents v4: class-token skip rules, the emptying guard and the Trafilatura cascade; v5: the extractor column
 # says "trafilatura" where the guard or the cascade took Trafilatura's text, WHATWG charset labels (ISO-8859-1 read
-# as windows-1252...), soft hyphens and other invisible characters removed from the default's text, Trafilatura
-# deduplicates within a page only (its text no longer depends on the pages a worker read before)
+# as windows-1252...; valid UTF-8 as UTF-8), soft hyphens and other invisible characters removed from the default's
+# text, Trafilatura deduplicates within a page only (its text no longer depends on the pages a worker read before)
 DOCUMENTS_VERSION = "documents-v5"
 LANGUAGE_VERSION = "language-v3"  # v2: the second opinion is a vote (fastText, py3langid, lingua low-accuracy); v3: lingua over the candidates only
 TOKENS_VERSION = "tokens-v1"

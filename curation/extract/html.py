@@ -129,7 +129,9 @@ MAX_REPLACED_SHARE = 0.01  # a page may lose up to 1% of its characters to inval
 
 
 def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None]:
-    """Decode an HTML payload: the HTTP charset, else the <meta> charset, else uchardet's guess, else UTF-8.
+    """Decode an HTML payload: the HTTP charset, else the <meta> charset, else uchardet's guess, else UTF-8. A payload
+    that is valid UTF-8 with non-ASCII bytes is UTF-8 whatever it is labelled (note ``charset_fallback`` unless the
+    page's ``<meta>`` says so).
 
     A stated charset (HTTP header, then <meta>) that decodes strictly to plausible text wins. Real pages often
     mix encodings (a UTF-8 page with a stray Latin-1 byte): then the stated charset is kept with replacement
@@ -153,6 +155,13 @@ def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None
     if meta and meta not in stated:
         stated.append(meta)
     stated = _with_own(stated)
+    if stated and stated[0] != "utf-8" and not body.isascii():
+        # Valid UTF-8 with multi-byte sequences is UTF-8, whatever the label says: legacy text is almost never valid
+        # UTF-8, while a UTF-8 page behind a server's default "charset=ISO-8859-1" is common, and windows-1252,
+        # GB18030, windows-949 and windows-31J all decode UTF-8 bytes into mojibake without an error.
+        text = _decode(body, "utf-8")
+        if text is not None and _plausible(body, text):
+            return text.lstrip("\ufeff"), "utf-8", None if "utf-8" in stated else "charset_fallback"
     implausible = False
     for enc in stated:  # what the server or the page says, strictly
         text = _decode(body, enc)

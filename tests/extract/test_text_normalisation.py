@@ -67,3 +67,19 @@ def test_a_shard_records_the_charset_it_decoded_with(tmp_path):
     table, _ = DocumentBuilder(src).build("S-1", "0000", src.list_files("S-1"))
     assert table.column("charset").to_pylist() == ["cp1252"]
     assert "\u201cQuoted\u201d text" in table.column("text")[0].as_py()
+
+
+@pytest.mark.parametrize("label", ["ISO-8859-1", "gb2312", "euc-kr", "shift_jis", "windows-1251"])
+def test_valid_utf8_is_utf8_whatever_the_label(label):
+    # a server's default "charset=ISO-8859-1" in front of a UTF-8 page (its <meta> may say so, or not); windows-1252,
+    # GB18030, windows-949 and windows-31J would all decode these bytes into mojibake without an error
+    words = "café – “Zitat” 中文 한국어 日本語 русский"
+    for head, note in ((b'<meta charset="utf-8">', None), (b"", "charset_fallback")):
+        text, charset, got = decode_html(page(words.encode(), head), label)
+        assert words in text and charset == "utf-8" and got == note, (label, head)
+
+
+def test_legacy_text_is_not_taken_for_utf8():
+    for words, codec in (("café “Zitat” – Grüße", "cp1252"), ("中文网页的正文", "gb18030"), ("русский текст", "cp1251")):
+        text, charset, _ = decode_html(page(words.encode(codec)), codec)
+        assert words in text and charset == codec
