@@ -145,6 +145,12 @@ def _interval(rows: list, stat, n: int = BOOTSTRAP) -> list[float]:
     return [round(vals[int(0.025 * n)], 4), round(vals[int(0.975 * n) - 1], 4)]
 
 
+def snippet_counts(text: str, with_: list[str], without: list[str]) -> tuple[int, int, int, int]:
+    """(must-have found, must-have, must-not-have kept out, must-not-have) of one page's extracted text."""
+    nt = norm_ws(text)
+    return (sum(norm_ws(s) in nt for s in with_), len(with_), sum(norm_ws(s) not in nt for s in without), len(without))
+
+
 def _scores(texts, notes, article, snippets, readability, keep) -> dict:
     a = [(prf(t, tr), prf(t, tr, 1)) for t, (_, tr, h) in zip(texts[0], article) if keep(h)]
     res = {"article_benchmark": {"precision": _mean([x[0] for x in a], 0), "recall": _mean([x[0] for x in a], 1),
@@ -158,10 +164,8 @@ def _scores(texts, notes, article, snippets, readability, keep) -> dict:
         if not keep(h):
             continue
         pages += 1
-        nt = norm_ws(t)
-        found = sum(norm_ws(s) in nt for s in with_)
-        out = sum(norm_ws(s) not in nt for s in without)
-        per_page.append((found, len(with_), out, len(without)))
+        per_page.append(snippet_counts(t, with_, without))
+        found, _, out, _ = per_page[-1]
         tp, fn, fp, tn = tp + found, fn + len(with_) - found, fp + len(without) - out, tn + out
     prec, rec = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     res["trafilatura_eval"] = {"precision": round(prec, 4), "recall": round(rec, 4),
@@ -207,9 +211,8 @@ def paired(default: list[str], other: list[str], snippets, half: int) -> dict:
     for a, b, (_, with_, without, h) in zip(default, other, snippets):
         if h != half:
             continue
-        na, nb = norm_ws(a), norm_ws(b)
-        rows.append((sum(norm_ws(s) in na for s in with_) - sum(norm_ws(s) in nb for s in with_), len(with_),
-                     sum(norm_ws(s) in nb for s in without) - sum(norm_ws(s) in na for s in without), len(without)))
+        ca, cb = snippet_counts(a, with_, without), snippet_counts(b, with_, without)
+        rows.append((ca[0] - cb[0], ca[1], ca[2] - cb[2], ca[3]))
 
     def found(r):
         return sum(x[0] for x in r) / max(sum(x[1] for x in r), 1)

@@ -155,6 +155,7 @@ def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None
     if meta and meta not in stated:
         stated.append(meta)
     stated = _with_own(stated)
+    strict = stated
     if stated and stated[0] != "utf-8" and not body.isascii():
         # Valid UTF-8 with multi-byte sequences is UTF-8, whatever the label says: legacy text is almost never valid
         # UTF-8, while a UTF-8 page behind a server's default "charset=ISO-8859-1" is common, and windows-1252,
@@ -162,8 +163,9 @@ def decode_html(body: bytes, declared: str | None) -> tuple[str, str, str | None
         text = _decode(body, "utf-8")
         if text is not None and _plausible(body, text):
             return text.lstrip("\ufeff"), "utf-8", None if "utf-8" in stated else "charset_fallback"
+        strict = [e for e in stated if e != "utf-8"]  # UTF-8 was just tried strictly
     implausible = False
-    for enc in stated:  # what the server or the page says, strictly
+    for enc in strict:  # what the server or the page says, strictly
         text = _decode(body, enc)
         if text is None:
             continue
@@ -230,7 +232,7 @@ class Extractor:
             from trafilatura.deduplication import LRUCache
             from trafilatura.settings import LRU_SIZE
 
-            dedup = LRUCache(maxsize=LRU_SIZE)
+            dedup = LRUCache(maxsize=LRU_SIZE)  # imports above: modules already loaded with trafilatura, a lookup
         return (self._trafilatura.extract(html, favor_precision=c.trafilatura_favor_precision,
                                           include_comments=c.trafilatura_include_comments,
                                           deduplicate=dedup) or "").strip()
